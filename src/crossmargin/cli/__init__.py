@@ -1,0 +1,1 @@
+"""The ``crossmargin`` command line."""

@@ -1,0 +1,175 @@
+"""The account snapshot: parsing the account JSON of DESIGN "Interfaces" into frozen inputs.
+
+Every refusal is an :class:`~crossmargin.units.InputError` naming the field
+(``positions[1].size: must be positive, got -3``), so the command line can print one line
+and exit 2. Unknown keys are refused too: a misspelt ``entryPrice`` must not silently fall
+back to something else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
+from crossmargin.rules import Rulebook, load_rulebook
+from crossmargin.units import InputError, parse_decimal
+
+ACCOUNT_KEYS = {"venue", "balances", "collateral", "prices", "positions"}
+POSITION_KEYS = {
+    "symbol", "side", "size", "entry_price", "mark_price", "margin_mode", "leverage",
+    "position_side", "isolated_margin", "mmr", "maintenance_amount",
+}
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """A validated account: its venue's rulebook, balances, approved collateral and positions.
+
+    ``collateral`` is ``None`` when every asset held is approved (the file's default).
+    """
+
+    rulebook: Rulebook
+    balances: dict[str, Decimal]
+    collateral: frozenset[str] | None
+    prices: dict[str, Decimal]
+    positions: tuple[Position, ...]
+
+    def approved(self, asset: str) -> bool:
+        return self.collateral is None or asset in self.collateral
+
+
+def _reject_constant(name: str) -> Any:
+    raise InputError("file", f"contains {name}, which is not a number")
+
+
+def load_account(path: str | Path) -> AccountSnapshot:
+    """Read and validate an account file; a truncated or malformed file is an InputError."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(str(path), f"cannot be read ({error.strerror})") from None
+    try:
+        raw = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise InputError(str(path), f"is not valid JSON ({error.msg} at line {error.lineno})") from None
+    return parse_account(raw)
+
+
+def _mapping(raw: object, field: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InputError(field, "must be an object")
+    return raw
+
+
+def _unknown_keys(raw: dict[str, Any], allowed: set[str], field: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise InputError(f"{field}{unknown[0]}" if field else unknown[0], "is not a known key")
+
+
+def parse_account(raw: object) -> AccountSnapshot:
+    """Validate a parsed account object (see DESIGN "Interfaces")."""
+    account = _mapping(raw, "account")
+    _unknown_keys(account, ACCOUNT_KEYS, "")
+    venue = account.get("venue")
+    if not isinstance(venue, str) or not venue:
+        raise InputError("venue", "is missing" if venue is None else "must be a venue name")
+    rulebook = load_rulebook(venue)
+    balances = {
+        str(asset): parse_decimal(value, field=f"balances.{asset}")
+        for asset, value in _mapping(account.get("balances", {}), "balances").items()
+    }
+    prices = {
+        str(asset): parse_decimal(value, field=f"prices.{asset}", positive=True)
+        for asset, value in _mapping(account.get("prices", {}), "prices").items()
+    }
+    collateral = _collateral(account.get("collateral"))
+    raw_positions = account.get("positions", [])
+    if not isinstance(raw_positions, list):
+        raise InputError("positions", "must be a list")
+    positions = tuple(_position(rulebook, item, f"positions[{i}]") for i, item in enumerate(raw_positions))
+    _check_position_set(positions)
+    return AccountSnapshot(rulebook, balances, collateral, prices, positions)
+
+
+def _collateral(raw: object) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(a, str) and a for a in raw):
+        raise InputError("collateral", "must be a list of asset names")
+    return frozenset(raw)
+
+
+def _choice(raw: dict[str, Any], key: str, field: str, options: tuple[str, ...], default: str | None) -> str:
+    value = raw.get(key, default)
+    if value is None:
+        raise InputError(f"{field}.{key}", "is missing")
+    if value not in options:
+        raise InputError(f"{field}.{key}", f"must be one of {', '.join(options)}, got {value!r}")
+    return str(value)
+
+
+def _position(rulebook: Rulebook, raw_item: object, field: str) -> Position:
+    raw = _mapping(raw_item, field)
+    _unknown_keys(raw, POSITION_KEYS, f"{field}.")
+    symbol = raw.get("symbol")
+    if not isinstance(symbol, str):
+        raise InputError(f"{field}.symbol", "is missing")
+    instrument = rulebook.instrument(symbol, field_name=f"{field}.symbol")
+    side = Side(_choice(raw, "side", field, ("long", "short"), None))
+    mode = MarginMode(_choice(raw, "margin_mode", field, ("cross", "isolated"), "cross"))
+    position_side = PositionSide(_choice(raw, "position_side", field, ("both", "long", "short"), "both"))
+    if position_side is not PositionSide.BOTH and position_side.value != side.value:
+        raise InputError(f"{field}.position_side", f"{position_side.value} leg cannot be {side.value}")
+
+    def number(key: str, **checks: bool) -> Decimal:
+        return parse_decimal(raw.get(key), field=f"{field}.{key}", **checks)
+
+    isolated_margin = None
+    if mode is MarginMode.ISOLATED:
+        if "isolated_margin" not in raw:
+            raise InputError(f"{field}.isolated_margin", "is required for margin_mode isolated")
+        isolated_margin = number("isolated_margin", non_negative=True)
+    elif "isolated_margin" in raw:
+        raise InputError(f"{field}.isolated_margin", "applies only to margin_mode isolated")
+    if "maintenance_amount" in raw and "mmr" not in raw:
+        raise InputError(f"{field}.maintenance_amount", "needs mmr beside it")
+    leverage = number("leverage", positive=True) if "leverage" in raw else rulebook.conventions.default_leverage
+    return Position(
+        instrument=instrument,
+        side=side,
+        size=number("size", positive=True),
+        entry_price=number("entry_price", positive=True),
+        mark_price=number("mark_price", positive=True),
+        margin_mode=mode,
+        leverage=leverage,
+        position_side=position_side,
+        isolated_margin=isolated_margin,
+        mmr_override=number("mmr", non_negative=True) if "mmr" in raw else None,
+        maintenance_amount_override=(
+            number("maintenance_amount", non_negative=True) if "maintenance_amount" in raw else None
+        ),
+    )
+
+
+def _check_position_set(positions: tuple[Position, ...]) -> None:
+    """One position per (symbol, leg, mode); one-way and hedge legs never mix on a symbol."""
+    seen: dict[tuple[str, PositionSide, MarginMode], int] = {}
+    modes: dict[str, set[bool]] = {}
+    for index, position in enumerate(positions):
+        key = (position.symbol, position.position_side, position.margin_mode)
+        if key in seen:
+            raise InputError(
+                f"positions[{index}]",
+                f"duplicates positions[{seen[key]}] ({position.symbol} {position.position_side.value})",
+            )
+        seen[key] = index
+        hedged = position.position_side is not PositionSide.BOTH
+        modes.setdefault(position.symbol, set()).add(hedged)
+        if len(modes[position.symbol]) > 1:
+            raise InputError(f"positions[{index}].position_side", "mixes one-way and hedge legs on a symbol")

@@ -1,0 +1,137 @@
+"""Evaluate a whole account: every pool, every isolated position, every price and move.
+
+This is the one place that puts the margin functions together for ``crossmargin evaluate``
+(and, later, for the risk lab and the server). It computes exact figures; rounding for
+output happens in :mod:`crossmargin.margin.report`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.margin.account import AccountSnapshot
+from crossmargin.margin.liquidation import PricePair, price_pair
+from crossmargin.margin.move import LiquidationMove, liquidation_move
+from crossmargin.margin.pool import PoolFigures, PoolInput, counted_pnl, pool_figures
+from crossmargin.margin.position import position_figures
+from crossmargin.margin.types import MarginMode, Position, PositionFigures
+from crossmargin.rules.schema import Conventions
+from crossmargin.units import ZERO, Rounding, div, exact_arithmetic
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """A cross pool's figures with each position's prices and the pool's liquidation move."""
+
+    figures: PoolFigures
+    prices: tuple[PricePair, ...]  # one per position, in the order of ``figures.positions``
+    move: LiquidationMove
+    liquidatable: bool
+
+
+@dataclass(frozen=True)
+class IsolatedReport:
+    """An isolated position: its own margin is its whole wallet."""
+
+    figures: PositionFigures
+    isolated_margin: Decimal
+    margin_balance: Decimal
+    prices: PricePair
+    liquidatable: bool
+
+    def health(self) -> Decimal | None:
+        requirement = self.figures.requirement
+        if requirement <= 0:
+            return None
+        return div(self.margin_balance, requirement, rounding=Rounding.FLOOR)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    snapshot: AccountSnapshot
+    pools: tuple[PoolReport, ...]
+    isolated: tuple[IsolatedReport, ...]
+
+    @property
+    def liquidatable(self) -> bool:
+        return any(p.liquidatable for p in self.pools) or any(i.liquidatable for i in self.isolated)
+
+
+def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
+    """One cross pool per settlement asset holding cross positions or an approved balance.
+
+    An asset that is held but not approved does not back its pool; a negative balance (a
+    debt) always counts in full.
+    """
+    settlement_assets = {i.settlement_asset for i in snapshot.rulebook.data.instruments}
+    grouped: dict[str, list[Position]] = defaultdict(list)
+    for position in snapshot.positions:
+        if position.margin_mode is MarginMode.CROSS:
+            grouped[position.settlement_asset].append(position)
+    assets = set(grouped) | {a for a in snapshot.balances if a in settlement_assets}
+    pools = []
+    for asset in sorted(assets):
+        balance = snapshot.balances.get(asset, ZERO)
+        counted = balance if (snapshot.approved(asset) or balance < 0) else ZERO
+        pools.append(PoolInput(asset, counted, tuple(grouped.get(asset, ()))))
+    return tuple(pools)
+
+
+def _leg_groups(pool: PoolInput, conventions: Conventions) -> list[list[int]]:
+    """Indices of positions that share one liquidation price (hedge legs in cross)."""
+    if not conventions.hedge_mode_shared_cross_price:
+        return [[i] for i in range(len(pool.positions))]
+    by_symbol: dict[str, list[int]] = defaultdict(list)
+    for index, position in enumerate(pool.positions):
+        by_symbol[position.symbol].append(index)
+    return list(by_symbol.values())
+
+
+def cross_prices(figures: PoolFigures, conventions: Conventions) -> tuple[PricePair, ...]:
+    """Each cross position's liquidation and bankruptcy price, the other marks frozen."""
+    rule = conventions.positive_pnl.maintenance
+    counted = [counted_pnl(f.unrealized_pnl, rule) for f in figures.positions]
+    total_equity = figures.wallet_balance + sum(counted, ZERO)
+    total_gap = total_equity - figures.requirement
+    results: list[PricePair | None] = [None] * len(figures.positions)
+    for group in _leg_groups(figures.pool, conventions):
+        legs = [figures.pool.positions[i] for i in group]
+        leg_equity = sum((counted[i] for i in group), ZERO)
+        leg_requirement = sum((figures.positions[i].requirement for i in group), ZERO)
+        pair = price_pair(legs, total_gap - leg_equity + leg_requirement, total_equity - leg_equity, conventions)
+        for i in group:
+            results[i] = pair
+    assert all(r is not None for r in results)
+    return tuple(r for r in results if r is not None)
+
+
+def isolated_report(position: Position, conventions: Conventions) -> IsolatedReport:
+    """Figures and prices of one isolated position (its own margin, no other position)."""
+    assert position.isolated_margin is not None
+    figures = position_figures(position, conventions)
+    margin_balance = position.isolated_margin + counted_pnl(figures.unrealized_pnl, conventions.positive_pnl.maintenance)
+    requirement = figures.requirement
+    if conventions.liquidate_at_equality:
+        liquidatable = requirement > 0 and margin_balance <= requirement
+    else:
+        liquidatable = margin_balance < requirement
+    prices = price_pair([position], position.isolated_margin, position.isolated_margin, conventions)
+    return IsolatedReport(figures, position.isolated_margin, margin_balance, prices, liquidatable)
+
+
+@exact_arithmetic
+def evaluate_account(snapshot: AccountSnapshot) -> Evaluation:
+    """Everything ``crossmargin evaluate`` reports, exact and unrounded."""
+    conventions = snapshot.rulebook.conventions
+    pools = []
+    for pool in build_pools(snapshot):
+        figures = pool_figures(pool, conventions)
+        prices = cross_prices(figures, conventions) if pool.positions else ()
+        move = liquidation_move(pool, conventions)
+        pools.append(PoolReport(figures, prices, move, figures.is_liquidatable(conventions)))
+    isolated = tuple(
+        isolated_report(p, conventions) for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED
+    )
+    return Evaluation(snapshot, tuple(pools), isolated)

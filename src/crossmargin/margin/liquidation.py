@@ -1,0 +1,167 @@
+"""Liquidation and bankruptcy prices: one symbol's price moves, everything else stays frozen.
+
+Why a solver over "legs": in one-way mode a symbol has one position, in hedge mode a long
+and a short leg that share one cross liquidation price (Binance). Each leg contributes a
+term that is linear in ``t`` (``t = P`` for linear contracts, ``t = 1/P`` for inverse ones,
+where PnL and notional in coin are linear in ``1/P``), so within one combination of tiers the
+condition ``margin balance = requirement`` has a closed-form root. The tiers are then
+re-evaluated at the root, as the venues' FAQs prescribe, until they are consistent.
+
+The price is reported rounded to the tick toward the venue's safety: up where a fall
+liquidates (a long), down where a rise does (a short); ``None`` where no positive price
+exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.margin.position import maintenance_rate, notional, tier_basis_value
+from crossmargin.margin.types import MaintenanceRate, Position
+from crossmargin.rules.schema import Conventions
+from crossmargin.units import ZERO, Rounding, div, to_tick
+
+#: Upper bound on tier combinations tried when the fixed-point walk does not settle.
+MAX_TIER_COMBINATIONS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PricePair:
+    """Liquidation and bankruptcy price, exact (50 digits) and rounded to the tick."""
+
+    liquidation_exact: Decimal | None
+    liquidation_price: Decimal | None
+    bankruptcy_exact: Decimal | None
+    bankruptcy_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """``constant + slope x t`` summed over legs, with the direction of the price root."""
+
+    constant: Decimal
+    slope: Decimal
+
+
+def _rates_at(legs: Sequence[Position], price: Decimal) -> tuple[MaintenanceRate, ...]:
+    rates = []
+    for leg in legs:
+        value = notional(leg.instrument, leg.size, price)
+        rates.append(maintenance_rate(leg, tier_basis_value(leg.instrument, leg.size, value)))
+    return tuple(rates)
+
+
+def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], fee_in_ratio: bool) -> _Line:
+    """Sum each leg's ``PnL(t) - requirement(t)`` as ``A + B t`` (``None`` rate: bankruptcy)."""
+    constant = ZERO
+    slope = ZERO
+    for leg, rate in zip(legs, rates, strict=True):
+        sign = leg.side.sign
+        mmr = ZERO if rate is None else rate.mmr
+        amount = ZERO if rate is None else rate.amount
+        fee = leg.instrument.liquidation_fee if (fee_in_ratio and rate is not None) else ZERO
+        if leg.instrument.kind == "linear":
+            slope += leg.size * (sign - mmr - fee)
+            constant += amount - sign * leg.size * leg.entry_price
+        else:
+            face = leg.size * leg.instrument.contract_size
+            slope -= face * (sign + mmr + fee)
+            constant += amount + sign * div(face, leg.entry_price, rounding=Rounding.FLOOR)
+    return _Line(constant, slope)
+
+
+def _root_price(legs: Sequence[Position], line: _Line, frozen: Decimal) -> Decimal | None:
+    """Price where ``frozen + A + B t = 0``; ``None`` without a positive root."""
+    if line.slope == 0:
+        return None
+    t = div(-(frozen + line.constant), line.slope, rounding=Rounding.HALF_EVEN)
+    if t <= 0:
+        return None
+    if legs[0].instrument.kind == "linear":
+        return t
+    return div(Decimal(1), t, rounding=Rounding.HALF_EVEN)
+
+
+def _same_tiers(a: Sequence[MaintenanceRate], b: Sequence[MaintenanceRate]) -> bool:
+    return all(x.tier_index == y.tier_index for x, y in zip(a, b, strict=True))
+
+
+def solve_price(
+    legs: Sequence[Position], frozen: Decimal, conventions: Conventions, *, bankruptcy: bool = False
+) -> Decimal | None:
+    """Exact price at which ``frozen + sum(PnL - requirement)`` of ``legs`` reaches zero.
+
+    ``frozen`` is everything that does not move: the wallet (or isolated margin) plus the
+    other positions' counted PnL less their requirements. With ``bankruptcy`` the legs'
+    requirements are zero (equity reaches zero). All legs share one instrument kind.
+    """
+    assert legs, "at least one leg"
+    assert len({leg.instrument.kind for leg in legs}) == 1, "legs share one instrument kind"
+    fee_in_ratio = conventions.liquidation_fee_in_ratio
+    if bankruptcy:
+        return _root_price(legs, _line(legs, [None] * len(legs), False), frozen)
+    rates = _rates_at(legs, legs[0].mark_price)
+    for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
+        price = _root_price(legs, _line(legs, rates, fee_in_ratio), frozen)
+        if price is None:
+            return None
+        at_root = _rates_at(legs, price)
+        if _same_tiers(rates, at_root):
+            return price
+        rates = at_root
+    return _consistent_root_by_search(legs, frozen, fee_in_ratio)
+
+
+def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, fee_in_ratio: bool) -> Decimal | None:
+    """Try every tier combination; keep the consistent root nearest the mark."""
+    choices = []
+    for leg in legs:
+        base = _rates_at([leg], leg.mark_price)[0]
+        if base.tier_index is None:
+            choices.append([base])
+            continue
+        choices.append([maintenance_rate(leg, tier.floor) for tier in leg.instrument.tiers])
+    mark = legs[0].mark_price
+    best: Decimal | None = None
+    for count, combination in enumerate(itertools.product(*choices)):
+        if count >= MAX_TIER_COMBINATIONS:
+            break
+        price = _root_price(legs, _line(legs, combination, fee_in_ratio), frozen)
+        if price is None or not _same_tiers(combination, _rates_at(legs, price)):
+            continue
+        if best is None or abs(price - mark) < abs(best - mark):
+            best = price
+    return best
+
+
+def _falls_liquidate(legs: Sequence[Position], conventions: Conventions) -> bool:
+    """Whether the legs lose value as the price falls (then the safe rounding is upward)."""
+    rates = _rates_at(legs, legs[0].mark_price)
+    slope = _line(legs, rates, conventions.liquidation_fee_in_ratio).slope
+    return slope > 0 if legs[0].instrument.kind == "linear" else slope < 0
+
+
+def price_pair(
+    legs: Sequence[Position], frozen_maintenance: Decimal, frozen_equity: Decimal, conventions: Conventions
+) -> PricePair:
+    """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
+    liquidation = solve_price(legs, frozen_maintenance, conventions)
+    bankruptcy = solve_price(legs, frozen_equity, conventions, bankruptcy=True)
+    rounding = Rounding.CEILING if _falls_liquidate(legs, conventions) else Rounding.FLOOR
+    tick = legs[0].instrument.tick_size
+    return PricePair(
+        liquidation_exact=liquidation,
+        liquidation_price=_rounded(liquidation, tick, rounding),
+        bankruptcy_exact=bankruptcy,
+        bankruptcy_price=_rounded(bankruptcy, tick, rounding),
+    )
+
+
+def _rounded(price: Decimal | None, tick: Decimal, rounding: Rounding) -> Decimal | None:
+    if price is None:
+        return None
+    rounded = to_tick(price, tick, rounding=rounding)
+    return rounded if rounded > 0 else None

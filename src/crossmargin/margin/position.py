@@ -1,0 +1,112 @@
+"""Per-position figures: notional, PnL, tier lookup, initial and maintenance margin.
+
+Linear contracts are valued in the quote asset, inverse ones in the base coin (their
+settlement asset). Every division says which way it rounds: notional and requirements
+round up, profit and loss round down for the holder, so the venue wins the last unit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from crossmargin.margin.types import MaintenanceRate, Position, PositionFigures
+from crossmargin.rules.schema import Instrument, Tier
+from crossmargin.rules.schema import Conventions
+from crossmargin.units import ZERO, Rounding, div
+
+
+def notional(instrument: Instrument, size: Decimal, price: Decimal) -> Decimal:
+    """Position value at ``price`` in the settlement asset (rounded up for inverse)."""
+    if instrument.kind == "linear":
+        return size * price
+    return div(size * instrument.contract_size, price, rounding=Rounding.CEILING)
+
+
+def unrealized_pnl(instrument: Instrument, sign: int, size: Decimal, entry: Decimal, price: Decimal) -> Decimal:
+    """Unrealised PnL of a position at ``price`` (linear: quote; inverse: coin), rounded down."""
+    if instrument.kind == "linear":
+        return sign * size * (price - entry)
+    face = size * instrument.contract_size
+    if sign > 0:  # long: face x (1/entry - 1/price)
+        return div(face * (price - entry), entry * price, rounding=Rounding.FLOOR)
+    return div(face * (entry - price), entry * price, rounding=Rounding.FLOOR)
+
+
+def tier_basis_value(instrument: Instrument, size: Decimal, position_notional: Decimal) -> Decimal:
+    """The quantity the venue keys its tiers by: notional, contracts or base quantity."""
+    if instrument.tier_basis == "notional":
+        return position_notional
+    if instrument.tier_basis == "contracts":
+        if instrument.kind == "inverse":
+            return size
+        return div(size, instrument.contract_size, rounding=Rounding.CEILING)
+    # base_quantity: linear sizes are base units; inverse positions hold their coin notional.
+    return size if instrument.kind == "linear" else position_notional
+
+
+def tier_index_for(instrument: Instrument, basis_value: Decimal) -> int:
+    """Index of the tier holding ``basis_value``; an exact floor belongs to the higher tier.
+
+    Values above the last cap stay in the last tier (the venue would refuse to grow there).
+    """
+    tiers = instrument.tiers
+    for index in range(len(tiers) - 1, -1, -1):
+        if basis_value >= tiers[index].floor:
+            return index
+    return 0
+
+
+def tier_mmr(instrument: Instrument, tier: Tier) -> Decimal:
+    """A tier's maintenance rate, given or derived as 1 / (2 x max leverage) (rounded up)."""
+    if tier.mmr is not None:
+        return tier.mmr
+    assert instrument.maintenance_from_max_leverage
+    return div(Decimal(1), 2 * tier.max_leverage, rounding=Rounding.CEILING)
+
+
+def maintenance_rate(position: Position, basis_value: Decimal) -> MaintenanceRate:
+    """The rate and amount in force for ``position`` at a tier-basis value."""
+    if position.mmr_override is not None:
+        amount = position.maintenance_amount_override or ZERO
+        return MaintenanceRate(position.mmr_override, amount, None)
+    instrument = position.instrument
+    index = tier_index_for(instrument, basis_value)
+    tier = instrument.tiers[index]
+    return MaintenanceRate(tier_mmr(instrument, tier), tier.maintenance_amount, index)
+
+
+def maintenance_margin(position_notional: Decimal, rate: MaintenanceRate) -> Decimal:
+    """``N x MMR - amount``, never below zero."""
+    value = position_notional * rate.mmr - rate.amount
+    return value if value > 0 else ZERO
+
+
+def fee_requirement(position: Position, position_notional: Decimal, conventions: Conventions) -> Decimal:
+    """Fees the venue counts inside the liquidation threshold (OKX: the liquidation fee)."""
+    if conventions.liquidation_fee_in_ratio:
+        return position_notional * position.instrument.liquidation_fee
+    return ZERO
+
+
+def position_figures(position: Position, conventions: Conventions, price: Decimal | None = None) -> PositionFigures:
+    """Everything the venue computes for one position at ``price`` (default: its mark)."""
+    at = position.mark_price if price is None else price
+    instrument = position.instrument
+    value = notional(instrument, position.size, at)
+    basis = tier_basis_value(instrument, position.size, value)
+    rate = maintenance_rate(position, basis)
+    tier_index = tier_index_for(instrument, basis) if rate.tier_index is None else rate.tier_index
+    tier = instrument.tiers[tier_index]
+    leverage = min(position.leverage, tier.max_leverage)
+    return PositionFigures(
+        position=position,
+        price=at,
+        notional=value,
+        unrealized_pnl=unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, at),
+        rate=rate,
+        maintenance_margin=maintenance_margin(value, rate),
+        fee_requirement=fee_requirement(position, value, conventions),
+        initial_margin=div(value, leverage, rounding=Rounding.CEILING),
+        effective_leverage=leverage,
+        tier=tier if rate.tier_index is not None else None,
+    )

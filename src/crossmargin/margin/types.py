@@ -1,0 +1,107 @@
+"""Plain frozen inputs and outputs of the margin functions.
+
+The margin functions never mutate these; the engine builds new ones. Sizes are absolute
+(base units for linear contracts, contracts for inverse ones) and the direction is carried
+by :class:`Side`, so no function has to guess what a negative size means.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.rules.schema import Instrument, Tier
+
+
+class Side(enum.Enum):
+    """Direction of a position: ``sign`` is +1 for long and -1 for short."""
+
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+
+class PositionSide(enum.Enum):
+    """One-way mode holds a single ``BOTH`` position per symbol; hedge mode a LONG and a SHORT."""
+
+    BOTH = "both"
+    LONG = "long"
+    SHORT = "short"
+
+
+class MarginMode(enum.Enum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A position as the venue holds it.
+
+    ``mmr_override`` and ``maintenance_amount_override`` replace the tier lookup at every
+    price (the account file's ``mmr`` and ``maintenance_amount``).
+    """
+
+    instrument: Instrument
+    side: Side
+    size: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+    margin_mode: MarginMode
+    leverage: Decimal
+    position_side: PositionSide = PositionSide.BOTH
+    isolated_margin: Decimal | None = None
+    mmr_override: Decimal | None = None
+    maintenance_amount_override: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        assert self.size > 0, "size is absolute and positive"
+        assert self.entry_price > 0 and self.mark_price > 0, "prices are positive"
+        assert self.leverage > 0, "leverage is positive"
+        if self.margin_mode is MarginMode.ISOLATED:
+            assert self.isolated_margin is not None, "isolated positions carry isolated margin"
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def settlement_asset(self) -> str:
+        return self.instrument.settlement_asset
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceRate:
+    """The rate and amount that give maintenance margin ``N x mmr - amount`` at some price.
+
+    ``tier_index`` is ``None`` when the rate is an override fixed at every price.
+    """
+
+    mmr: Decimal
+    amount: Decimal
+    tier_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFigures:
+    """What a venue computes for one position at one price (unrounded, conservative)."""
+
+    position: Position
+    price: Decimal
+    notional: Decimal
+    unrealized_pnl: Decimal
+    rate: MaintenanceRate
+    maintenance_margin: Decimal
+    fee_requirement: Decimal
+    initial_margin: Decimal
+    effective_leverage: Decimal
+    tier: Tier | None
+
+    @property
+    def requirement(self) -> Decimal:
+        """Maintenance margin plus the fees the venue puts inside the liquidation threshold."""
+        return self.maintenance_margin + self.fee_requirement

@@ -1,0 +1,186 @@
+"""The rulebook schema: what a venue's data file may say, validated on load.
+
+The models are frozen, so the margin functions can take them as plain data. Numbers are
+decimal strings in the file; a YAML float (``0.004`` unquoted) is refused, because its binary
+value is not the figure the venue published.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from crossmargin.units import parse_decimal
+
+
+def _decimal(value: object) -> Decimal:
+    return parse_decimal(value, field="value")
+
+
+def _non_negative(value: object) -> Decimal:
+    return parse_decimal(value, field="value", non_negative=True)
+
+
+def _positive(value: object) -> Decimal:
+    return parse_decimal(value, field="value", positive=True)
+
+
+Dec = Annotated[Decimal, BeforeValidator(_decimal)]
+NonNegative = Annotated[Decimal, BeforeValidator(_non_negative)]
+Positive = Annotated[Decimal, BeforeValidator(_positive)]
+
+
+class Frozen(BaseModel):
+    """Base of every rulebook model: immutable, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class Tier(Frozen):
+    """One risk tier: from ``floor`` (inclusive) to ``cap`` of the tier basis.
+
+    ``mmr`` may be left out when the instrument derives it from max leverage (Hyperliquid).
+    """
+
+    floor: NonNegative
+    cap: Positive
+    max_leverage: Positive
+    mmr: NonNegative | None = None
+    maintenance_amount: NonNegative = Decimal(0)
+
+
+class Funding(Frozen):
+    """Funding schedule of a perpetual."""
+
+    interval_hours: int = Field(gt=0)
+    rate_basis_hours: int = Field(gt=0)
+    reference_price: Literal["mark", "oracle", "index"] = "mark"
+    cap: Dec | None = None
+    floor: Dec | None = None
+    baseline_rate: Dec = Decimal(0)
+
+
+class OpenInterestImf(Frozen):
+    """dYdX-style initial margin fraction that grows with open interest between two caps."""
+
+    base_imf: Positive
+    lower_cap: NonNegative
+    upper_cap: NonNegative
+
+
+class Instrument(Frozen):
+    """A contract as the venue lists it."""
+
+    symbol: str = Field(min_length=1)
+    ccxt_symbol: str | None = None
+    kind: Literal["linear", "inverse"]
+    contract_type: Literal["perpetual", "future"] = "perpetual"
+    expiry: datetime.datetime | None = None
+    base_asset: str
+    quote_asset: str
+    settlement_asset: str
+    contract_size: Positive
+    tick_size: Positive
+    lot_size: Positive
+    maker_fee: Dec = Decimal(0)
+    taker_fee: Dec = Decimal(0)
+    liquidation_fee: NonNegative = Decimal(0)
+    funding: Funding | None = None
+    tier_basis: Literal["notional", "contracts", "base_quantity"] = "notional"
+    tier_style: Literal["marginal", "whole_position"] = "marginal"
+    maintenance_from_max_leverage: bool = False
+    open_interest_imf: OpenInterestImf | None = None
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_are_consistent(self) -> Instrument:
+        from crossmargin.rules.checks import check_instrument
+
+        check_instrument(self)
+        return self
+
+
+class PositivePnl(Frozen):
+    """How positive unrealised PnL counts, decided separately for each use."""
+
+    maintenance: Literal["full", "none"] = "full"
+    new_orders: Literal["full", "none"] = "full"
+    withdrawals: Literal["full", "excluded", "none"] = "full"
+
+
+class LiquidationRule(Frozen):
+    """How the venue executes a liquidation (used by the engine)."""
+
+    style: Literal["full", "reduce_then_bankruptcy", "tier_step_down", "chunks"] = "full"
+    chunk_fraction: NonNegative | None = None
+    chunk_min_notional: NonNegative | None = None
+    cooldown_seconds: int | None = None
+
+
+class Conventions(Frozen):
+    """Account-level conventions of a venue."""
+
+    margin_ratio: Literal["maintenance_over_equity", "equity_over_maintenance"]
+    price_for_margin: Literal["mark", "oracle"] = "mark"
+    default_leverage: Positive
+    asset_mode: Literal["single", "multi"] = "single"
+    hedge_mode_shared_cross_price: bool = True
+    positive_pnl: PositivePnl = PositivePnl()
+    withdrawal_min_margin_notional_fraction: NonNegative = Decimal(0)
+    close_fee_in_maintenance: bool = False
+    liquidation_fee_in_ratio: bool = False
+    liquidate_at_equality: bool = True
+    liquidation: LiquidationRule = LiquidationRule()
+    adl_ranking: Literal[
+        "pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"
+    ] = "pnl_times_margin_ratio"
+
+
+class HaircutTier(Frozen):
+    """A marginal slice of a collateral balance, from ``floor`` (asset units) upward."""
+
+    floor: NonNegative
+    rate: NonNegative
+
+
+class Collateral(Frozen):
+    """An asset that may back margin, with haircuts applied to positive balances only."""
+
+    asset: str
+    haircut_tiers: tuple[HaircutTier, ...] = (HaircutTier(floor=Decimal(0), rate=Decimal(1)),)
+    bid_buffer: NonNegative = Decimal(0)
+    ask_buffer: NonNegative = Decimal(0)
+
+
+class AssetSpec(Frozen):
+    """An asset's smallest unit, as decimal places."""
+
+    decimals: int = Field(ge=0, le=18)
+
+    @property
+    def unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.decimals)
+
+
+class RulebookFile(Frozen):
+    """A whole rulebook file."""
+
+    venue: str = Field(min_length=1)
+    title: str
+    as_of: datetime.date
+    sources: tuple[str, ...] = Field(min_length=1)
+    omissions: tuple[str, ...] = ()
+    conventions: Conventions
+    assets: dict[str, AssetSpec]
+    collateral: tuple[Collateral, ...] = ()
+    instruments: tuple[Instrument, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> RulebookFile:
+        from crossmargin.rules.checks import check_rulebook
+
+        check_rulebook(self)
+        return self

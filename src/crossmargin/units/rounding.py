@@ -1,0 +1,66 @@
+"""Directed rounding: every division and quantisation names the side that wins the last unit.
+
+The venue wins the last unit: requirements and liabilities round up (``CEILING``), collateral,
+available and withdrawable amounts round down (``FLOOR``), and prices round to the tick toward
+the venue's safety. ``TOWARD_ZERO`` serves figures such as a liquidation move, where the
+conservative report is the smaller magnitude.
+"""
+
+from __future__ import annotations
+
+import decimal
+import enum
+from decimal import Decimal
+
+from crossmargin.units.numbers import DIVISION_PRECISION
+
+
+class Rounding(enum.Enum):
+    """Rounding direction of a division or quantisation."""
+
+    FLOOR = decimal.ROUND_FLOOR
+    CEILING = decimal.ROUND_CEILING
+    TOWARD_ZERO = decimal.ROUND_DOWN
+    AWAY_FROM_ZERO = decimal.ROUND_UP
+    HALF_EVEN = decimal.ROUND_HALF_EVEN  # display only, never for money
+
+
+def _context(rounding: Rounding) -> decimal.Context:
+    return decimal.Context(
+        prec=DIVISION_PRECISION,
+        rounding=rounding.value,
+        Emax=999_999,
+        Emin=-999_999,
+        traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+    )
+
+
+_CONTEXTS = {rounding: _context(rounding) for rounding in Rounding}
+
+
+def div(numerator: Decimal, denominator: Decimal, *, rounding: Rounding) -> Decimal:
+    """Divide to 50 significant digits, rounded in the stated direction.
+
+    Rounding in a direction at 50 digits and again to a coarser unit in the same direction
+    equals a single directed rounding of the exact quotient, so callers may quantise after.
+    """
+    if denominator == 0:
+        raise ZeroDivisionError("division by zero in exact arithmetic")
+    return _CONTEXTS[rounding].divide(numerator, denominator)
+
+
+def quantize(value: Decimal, unit: Decimal, *, rounding: Rounding) -> Decimal:
+    """Round ``value`` to a multiple of ``unit`` (a power of ten such as ``0.00000001``)."""
+    return value.quantize(unit, rounding=rounding.value, context=_CONTEXTS[rounding])
+
+
+def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
+    """Round ``price`` to a multiple of ``tick``, which need not be a power of ten (0.5, 0.25).
+
+    The result keeps the tick's number of decimal places.
+    """
+    if tick <= 0:
+        raise ValueError("tick must be positive")
+    ticks = div(price, tick, rounding=rounding).to_integral_value(rounding=rounding.value)
+    exact = _CONTEXTS[Rounding.HALF_EVEN]
+    return exact.multiply(ticks, tick).quantize(tick, context=exact)

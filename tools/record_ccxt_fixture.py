@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Rebuild the recorded ccxt fixture for ``crossmargin venues import-ccxt``.
+
+Runs offline. ccxt's ``binanceusdm`` exchange class is instantiated and its two
+REST entry points used by ``fetch_markets()`` and ``fetch_leverage_tiers()``
+are replaced on the instance by functions that return recorded Binance
+responses stored under ``tests/fixtures/ccxt/raw/``.  Everything after that
+(market parsing, tier parsing, symbol mapping) is ccxt's own code, so the two
+output files are exactly what ccxt returns for those responses.
+
+Usage (from the repository root)::
+
+    pip install ccxt
+    python tools/record_ccxt_fixture.py
+
+Outputs:
+    tests/fixtures/ccxt/binanceusdm_markets.json   list of market dicts
+    tests/fixtures/ccxt/binanceusdm_tiers.json     symbol -> list of tier dicts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
+RAW_DIR = FIXTURE_DIR / "raw"
+
+EXCHANGE_INFO = "fapi_v1_exchangeInfo.json"  # GET /fapi/v1/exchangeInfo
+LEVERAGE_BRACKET = "fapi_v1_leverageBracket.json"  # GET /fapi/v1/leverageBracket
+
+
+def _load(path: Path):
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _dump(obj, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        json.dump(obj, handle, default=str, indent=1)
+        handle.write("\n")
+
+
+def build(raw_dir: Path):
+    """Return (markets, tiers, ccxt_version) parsed by ccxt from the raw files."""
+    import ccxt  # imported here so --help works without ccxt installed
+
+    exchange_info = _load(raw_dir / EXCHANGE_INFO)
+    brackets = _load(raw_dir / LEVERAGE_BRACKET)
+
+    exchange = ccxt.binanceusdm()
+
+    # Replace the two HTTP entry points with the recorded responses.
+    def exchange_info_endpoint(params=None, context=None):
+        return exchange_info
+
+    def leverage_bracket_endpoint(params=None, context=None):
+        return brackets
+
+    exchange.fapiPublicGetExchangeInfo = exchange_info_endpoint
+    exchange.fapiPrivateGetLeverageBracket = leverage_bracket_endpoint
+
+    markets = exchange.fetch_markets()
+    exchange.set_markets(markets)
+
+    symbols = [market["symbol"] for market in markets]
+    tiers = exchange.fetch_leverage_tiers(symbols)
+    return markets, tiers, ccxt.__version__
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
+    parser.add_argument("--out-dir", type=Path, default=FIXTURE_DIR)
+    args = parser.parse_args(argv)
+
+    markets, tiers, version = build(args.raw_dir)
+    _dump(markets, args.out_dir / "binanceusdm_markets.json")
+    _dump(tiers, args.out_dir / "binanceusdm_tiers.json")
+    print(
+        f"ccxt {version}: {len(markets)} markets, "
+        f"{sum(len(v) for v in tiers.values())} tiers over {len(tiers)} symbols"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
