@@ -139,6 +139,8 @@ def _position(rulebook: Rulebook, raw_item: object, field: str) -> Position:
         raise InputError(f"{field}.isolated_margin", "applies only to margin_mode isolated")
     if "maintenance_amount" in raw and "mmr" not in raw:
         raise InputError(f"{field}.maintenance_amount", "needs mmr beside it")
+    if not instrument.tiers and "mmr" not in raw:
+        raise InputError(f"{field}.mmr", f"is required: the rulebook publishes no tiers for {instrument.symbol}")
     leverage = number("leverage", positive=True) if "leverage" in raw else rulebook.conventions.default_leverage
     return Position(
         instrument=instrument,

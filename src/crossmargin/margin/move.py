@@ -89,7 +89,8 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     legs = []
     for position in pool.positions:
         scale = _scale(position)
-        tiered = position.mmr_override is None and position.instrument.tier_basis == "notional"
+        instrument = position.instrument
+        tiered = position.mmr_override is None and instrument.tier_basis == "notional" and bool(instrument.tiers)
         index = _tier_entering(position, scale, increasing) if tiered else 0
         legs.append(_Leg(position, scale, tiered, index))
     coefficients = [_coefficients(leg, fee_in_ratio) for leg in legs]

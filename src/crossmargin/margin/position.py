@@ -10,9 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from crossmargin.margin.types import MaintenanceRate, Position, PositionFigures
-from crossmargin.rules.schema import Instrument, Tier
-from crossmargin.rules.schema import Conventions
-from crossmargin.units import ZERO, Rounding, div
+from crossmargin.rules.schema import Conventions, Instrument, Tier
+from crossmargin.units import ZERO, InputError, Rounding, div
 
 
 def notional(instrument: Instrument, size: Decimal, price: Decimal) -> Decimal:
@@ -70,6 +69,8 @@ def maintenance_rate(position: Position, basis_value: Decimal) -> MaintenanceRat
         amount = position.maintenance_amount_override or ZERO
         return MaintenanceRate(position.mmr_override, amount, None)
     instrument = position.instrument
+    if not instrument.tiers:
+        raise InputError("mmr", f"the rulebook has no tier table for {instrument.symbol}; give mmr")
     index = tier_index_for(instrument, basis_value)
     tier = instrument.tiers[index]
     return MaintenanceRate(tier_mmr(instrument, tier), tier.maintenance_amount, index)
@@ -95,9 +96,8 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     value = notional(instrument, position.size, at)
     basis = tier_basis_value(instrument, position.size, value)
     rate = maintenance_rate(position, basis)
-    tier_index = tier_index_for(instrument, basis) if rate.tier_index is None else rate.tier_index
-    tier = instrument.tiers[tier_index]
-    leverage = min(position.leverage, tier.max_leverage)
+    tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
+    leverage = position.leverage if tier is None else min(position.leverage, tier.max_leverage)
     return PositionFigures(
         position=position,
         price=at,
@@ -108,5 +108,5 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
         fee_requirement=fee_requirement(position, value, conventions),
         initial_margin=div(value, leverage, rounding=Rounding.CEILING),
         effective_leverage=leverage,
-        tier=tier if rate.tier_index is not None else None,
+        tier=tier,
     )

@@ -27,6 +27,10 @@ def check_instrument(instrument: Instrument) -> None:
     """Refuse tiers that are not contiguous, not ordered, or inconsistent."""
     symbol = instrument.symbol
     tiers = instrument.tiers
+    if instrument.contract_type == "future" and instrument.expiry is None:
+        raise _fail(symbol, None, "a future needs an expiry")
+    if not tiers:
+        return
     if tiers[0].floor != 0:
         raise _fail(symbol, 0, f"first floor must be 0, got {tiers[0].floor}")
     with exact_context():
@@ -38,8 +42,6 @@ def check_instrument(instrument: Instrument) -> None:
             if tier.floor != previous.cap:
                 raise _fail(symbol, index, f"floor {tier.floor} is not the previous cap {previous.cap}")
             _check_step(instrument, index, previous, tier)
-    if instrument.contract_type == "future" and instrument.expiry is None:
-        raise _fail(symbol, None, "a future needs an expiry")
 
 
 def _check_tier(instrument: Instrument, index: int, tier: Tier) -> None:
@@ -74,7 +76,7 @@ def _check_step(instrument: Instrument, index: int, previous: Tier, tier: Tier) 
         raise _fail(symbol, index, f"mmr {tier.mmr} falls below the previous tier's {previous.mmr}")
     if instrument.tier_style != "marginal":
         return
-    expected = previous.maintenance_amount + tier.floor * (tier.mmr - previous.mmr)
+    expected = next_maintenance_amount(previous.maintenance_amount, tier.floor, tier.mmr, previous.mmr)
     if tier.maintenance_amount != expected:
         raise _fail(
             symbol,
@@ -82,6 +84,16 @@ def _check_step(instrument: Instrument, index: int, previous: Tier, tier: Tier) 
             f"maintenance amount {tier.maintenance_amount} breaks "
             f"cum_n = cum_(n-1) + floor_n x (MMR_n - MMR_(n-1)) = {_plain(expected)}",
         )
+
+
+def next_maintenance_amount(
+    previous_amount: Decimal, floor: Decimal, mmr: Decimal, previous_mmr: Decimal
+) -> Decimal:
+    """Binance's continuity recursion: ``cum_n = cum_(n-1) + floor_n x (MMR_n - MMR_(n-1))``.
+
+    It makes maintenance margin a continuous function of notional across a tier floor.
+    """
+    return previous_amount + floor * (mmr - previous_mmr)
 
 
 def _plain(value: Decimal) -> str:

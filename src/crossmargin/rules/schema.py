@@ -93,7 +93,7 @@ class Instrument(Frozen):
     tier_style: Literal["marginal", "whole_position"] = "marginal"
     maintenance_from_max_leverage: bool = False
     open_interest_imf: OpenInterestImf | None = None
-    tiers: tuple[Tier, ...] = Field(min_length=1)
+    tiers: tuple[Tier, ...] = ()  # empty: table not published; positions must carry an mmr
 
     @model_validator(mode="after")
     def _tiers_are_consistent(self) -> Instrument:
