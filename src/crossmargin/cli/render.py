@@ -26,7 +26,8 @@ def move_sentence(pool: dict[str, Any]) -> str:
     if move["down"] is not None:
         parts.append(f"a {_percent(move['down'])} fall of every mark liquidates this {asset} pool")
     if move["up"] is not None:
-        parts.append(f"a {_percent(move['up'])} rise of every mark liquidates it")
+        target = "it" if parts else f"this {asset} pool"
+        parts.append(f"a {_percent(move['up'])} rise of every mark liquidates {target}")
     if not parts:
         return f"No uniform move of every mark liquidates the {asset} pool."
     sentence = "; ".join(parts)

@@ -18,7 +18,7 @@ from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.units import InputError, parse_decimal
 
-ACCOUNT_KEYS = {"venue", "balances", "collateral", "prices", "positions"}
+ACCOUNT_KEYS = {"venue", "note", "balances", "collateral", "prices", "positions"}
 POSITION_KEYS = {
     "symbol", "side", "size", "entry_price", "mark_price", "margin_mode", "leverage",
     "position_side", "isolated_margin", "mmr", "maintenance_amount",
@@ -76,6 +76,8 @@ def parse_account(raw: object) -> AccountSnapshot:
     """Validate a parsed account object (see DESIGN "Interfaces")."""
     account = _mapping(raw, "account")
     _unknown_keys(account, ACCOUNT_KEYS, "")
+    if not isinstance(account.get("note", ""), str):
+        raise InputError("note", "must be text")
     venue = account.get("venue")
     if not isinstance(venue, str) or not venue:
         raise InputError("venue", "is missing" if venue is None else "must be a venue name")

@@ -1,0 +1,5 @@
+"""``python -m crossmargin`` runs the command line."""
+
+from crossmargin.cli.main import main
+
+main()
