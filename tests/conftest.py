@@ -50,8 +50,7 @@ def make_instrument(
         "tick_size": tick,
         "lot_size": "0.001" if kind == "linear" else "1",
         "tiers": [
-            {"floor": f, "cap": c, "max_leverage": lev, "mmr": m, "maintenance_amount": a}
-            for f, c, lev, m, a in rows
+            {"floor": f, "cap": c, "max_leverage": lev, "mmr": m, "maintenance_amount": a} for f, c, lev, m, a in rows
         ],
     }
     data.update(extra)

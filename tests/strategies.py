@@ -36,16 +36,23 @@ def linear_position(draw: st.DrawFn, instrument: Instrument | None = None, mode:
     if mode == "isolated":
         isolated = (size * entry / leverage).quantize(D("0.01")) + draw(_decimal(0, 5000, 2))
     return Position(
-        instrument=instrument, side=draw(st.sampled_from([Side.LONG, Side.SHORT])), size=size,
-        entry_price=entry, mark_price=mark, margin_mode=MarginMode(mode), leverage=leverage,
-        position_side=PositionSide.BOTH, isolated_margin=isolated,
+        instrument=instrument,
+        side=draw(st.sampled_from([Side.LONG, Side.SHORT])),
+        size=size,
+        entry_price=entry,
+        mark_price=mark,
+        margin_mode=MarginMode(mode),
+        leverage=leverage,
+        position_side=PositionSide.BOTH,
+        isolated_margin=isolated,
     )
 
 
 @st.composite
 def linear_pool(draw: st.DrawFn, min_positions: int = 1, max_positions: int = 4) -> PoolInput:
-    symbols = draw(st.lists(st.sampled_from(LINEAR_SYMBOLS), min_size=min_positions, max_size=max_positions,
-                            unique=True))
+    symbols = draw(
+        st.lists(st.sampled_from(LINEAR_SYMBOLS), min_size=min_positions, max_size=max_positions, unique=True)
+    )
     rulebook = load_rulebook("binance-usdm")
     positions = tuple(draw(linear_position(rulebook.instrument(s))) for s in symbols)
     gross = sum((p.size * p.mark_price for p in positions), D(0))
@@ -62,13 +69,18 @@ def inverse_pool(draw: st.DrawFn) -> PoolInput:
     for leg in range(count):
         entry = draw(_decimal(10000, 60000, 1))
         mark = entry * draw(st.sampled_from([D("0.8"), D("0.95"), D("1"), D("1.05"), D("1.2")]))
-        positions.append(Position(
-            instrument=instrument,
-            side=draw(st.sampled_from([Side.LONG, Side.SHORT])) if count == 1 else (Side.LONG, Side.SHORT)[leg],
-            size=D(draw(st.integers(min_value=1, max_value=400000))),
-            entry_price=entry, mark_price=mark, margin_mode=MarginMode.CROSS, leverage=D(10),
-            position_side=PositionSide.BOTH if count == 1 else (PositionSide.LONG, PositionSide.SHORT)[leg],
-        ))
+        positions.append(
+            Position(
+                instrument=instrument,
+                side=draw(st.sampled_from([Side.LONG, Side.SHORT])) if count == 1 else (Side.LONG, Side.SHORT)[leg],
+                size=D(draw(st.integers(min_value=1, max_value=400000))),
+                entry_price=entry,
+                mark_price=mark,
+                margin_mode=MarginMode.CROSS,
+                leverage=D(10),
+                position_side=PositionSide.BOTH if count == 1 else (PositionSide.LONG, PositionSide.SHORT)[leg],
+            )
+        )
     coin = sum((p.size * 100 / p.mark_price for p in positions), D(0))
     wallet = (coin * draw(st.sampled_from([D("0.02"), D("0.05"), D("0.2"), D("1")]))).quantize(D("0.00000001"))
     return PoolInput("BTC", wallet + D("0.001"), tuple(positions))

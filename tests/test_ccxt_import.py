@@ -30,12 +30,15 @@ def test_fixture_is_what_the_installed_ccxt_returns():
     recorded_tiers = json.loads((CCXT / "binanceusdm_tiers.json").read_text())
     assert [m["symbol"] for m in markets] == [m["symbol"] for m in recorded_markets]
     assert [(m["precision"]["price"], m["contractSize"]) for m in markets] == [
-        (m["precision"]["price"], m["contractSize"]) for m in recorded_markets]
+        (m["precision"]["price"], m["contractSize"]) for m in recorded_markets
+    ]
     for symbol, rows in recorded_tiers.items():
-        fresh = [(t["minNotional"], t["maxNotional"], t["maintenanceMarginRate"], t["maxLeverage"])
-                 for t in tiers[symbol]]
-        assert fresh == [(t["minNotional"], t["maxNotional"], t["maintenanceMarginRate"], t["maxLeverage"])
-                         for t in rows]
+        fresh = [
+            (t["minNotional"], t["maxNotional"], t["maintenanceMarginRate"], t["maxLeverage"]) for t in tiers[symbol]
+        ]
+        assert fresh == [
+            (t["minNotional"], t["maxNotional"], t["maintenanceMarginRate"], t["maxLeverage"]) for t in rows
+        ]
 
 
 def test_imported_tiers_equal_the_shipped_rulebook_of_the_same_date():
@@ -43,7 +46,9 @@ def test_imported_tiers_equal_the_shipped_rulebook_of_the_same_date():
     _, rulebook = rulebook_from_ccxt(
         read_ccxt_json(CCXT / "binanceusdm_markets.json", "MARKETS"),
         read_ccxt_json(CCXT / "binanceusdm_tiers.json", "TIERS"),
-        name="imported", as_of=datetime.date(2024, 10, 24), origin="fixture",
+        name="imported",
+        as_of=datetime.date(2024, 10, 24),
+        origin="fixture",
     )
     shipped = load_rulebook("binance-usdm")
     for instrument in rulebook.data.instruments:

@@ -22,14 +22,26 @@ def run(*args: str, env_rules: Path | None = None) -> subprocess.CompletedProces
         import os
 
         env = dict(os.environ, CROSSMARGIN_RULES_DIR=str(env_rules))
-    return subprocess.run([sys.executable, "-m", "crossmargin", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "crossmargin", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_examples_cover_the_required_accounts():
     names = {path.stem for path in EXAMPLES}
-    assert {"binance-faq-cross", "binance-isolated", "binance-hedge-mode", "binance-coinm-perp-and-quarterly",
-            "binance-losing-short"} <= names
+    assert {
+        "binance-faq-cross",
+        "binance-isolated",
+        "binance-hedge-mode",
+        "binance-coinm-perp-and-quarterly",
+        "binance-losing-short",
+    } <= names
 
 
 def test_evaluate_all_examples_human_output():
@@ -45,8 +57,17 @@ def test_evaluate_json_carries_decimal_strings():
     document = json.loads(result.stdout)
     pool = document["pools"][0]
     assert document["venue"] == "binance-usdm" and document["liquidatable"] is False
-    for key in ("wallet_balance", "unrealized_pnl", "margin_balance", "initial_margin", "maintenance_margin",
-                "margin_ratio", "health", "available_balance", "max_withdrawable"):
+    for key in (
+        "wallet_balance",
+        "unrealized_pnl",
+        "margin_balance",
+        "initial_margin",
+        "maintenance_margin",
+        "margin_ratio",
+        "health",
+        "available_balance",
+        "max_withdrawable",
+    ):
         assert isinstance(pool[key], str)
         D(pool[key])
     assert pool["liquidation_move"] == {"down": "-0.076942", "up": None}
@@ -81,8 +102,10 @@ BAD = {
     "negative size": (lambda a: a["positions"][0].update(size="-3"), "positions[0].size: must be positive"),
     "malformed number": (lambda a: a["balances"].update(USDT="12,5"), "balances.USDT: is not a decimal number"),
     "nan": (lambda a: a["positions"][0].update(entry_price="NaN"), "positions[0].entry_price: must be a finite"),
-    "isolated without margin": (lambda a: a["positions"][0].update(margin_mode="isolated"),
-                                "positions[0].isolated_margin: is required"),
+    "isolated without margin": (
+        lambda a: a["positions"][0].update(margin_mode="isolated"),
+        "positions[0].isolated_margin: is required",
+    ),
     "bad side": (lambda a: a["positions"][0].update(side="up"), "positions[0].side: must be one of long, short"),
     "unknown key": (lambda a: a["positions"][0].update(entryPrice="1"), "positions[0].entryPrice: is not a known key"),
 }
@@ -124,8 +147,17 @@ def test_venues_list_and_show():
 
 
 def test_import_ccxt_builds_a_rulebook_that_evaluates(tmp_path):
-    result = run("venues", "import-ccxt", str(CCXT / "binanceusdm_markets.json"), str(CCXT / "binanceusdm_tiers.json"),
-                 "--name", "my-binance", "--as-of", "2024-10-24", env_rules=tmp_path)
+    result = run(
+        "venues",
+        "import-ccxt",
+        str(CCXT / "binanceusdm_markets.json"),
+        str(CCXT / "binanceusdm_tiers.json"),
+        "--name",
+        "my-binance",
+        "--as-of",
+        "2024-10-24",
+        env_rules=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     written = tmp_path / "my-binance@2024-10-24.yaml"
     assert written.is_file()
@@ -142,6 +174,7 @@ def test_import_ccxt_builds_a_rulebook_that_evaluates(tmp_path):
 def test_import_ccxt_refuses_bad_input(tmp_path):
     bogus = tmp_path / "markets.json"
     bogus.write_text("{}")
-    result = run("venues", "import-ccxt", str(bogus), str(CCXT / "binanceusdm_tiers.json"), "--name", "x",
-                 env_rules=tmp_path)
+    result = run(
+        "venues", "import-ccxt", str(bogus), str(CCXT / "binanceusdm_tiers.json"), "--name", "x", env_rules=tmp_path
+    )
     assert result.returncode == 2 and "MARKETS: must be the non-empty list" in result.stderr

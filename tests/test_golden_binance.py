@@ -5,9 +5,11 @@ Sources (reference/venue-rules.md §1, §2, §9.2(a), §10):
   (rows W1-W4; the same numbers are freqtrade's tests/exchange/test_binance.py::test_liquidation_price_binance,
   rows F1-F4).
 - Binance Square support reply, https://www.binance.bh/square/post/28417244212674 (W6).
-- Binance COIN-M liquidation FAQ, https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46 (W10, W11).
+- Binance COIN-M liquidation FAQ,
+  https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46 (W10, W11).
 - Binance COIN-M leverage FAQ, https://www.binance.com/en/support/faq/be2c7d9d95b04a7e8044ed02dd7dfe5c (W12).
-- Binance cost-to-open FAQ (2020 version), https://www.binance.com/en/support/faq/87fa7ee33b574f7084d42bd2ce2e463b (W13).
+- Binance cost-to-open FAQ (2020 version),
+  https://www.binance.com/en/support/faq/87fa7ee33b574f7084d42bd2ce2e463b (W13).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ def _faq_positions(mode: str = "cross"):  # type: ignore[no-untyped-def]
     eth = make_instrument("ETHUSDT", tick="0.01")
     btc = make_instrument("BTCUSDT", tick="0.10")
     iso = WALLET if mode == "isolated" else None
-    eth_long = make_position(eth, "long", "3683.979", "1456.84", "1335.18", mode=mode, mmr="0.10",
-                             amount="135365", isolated_margin=iso)
-    btc_long = make_position(btc, "long", "109.488", "32481.98", "31967.27", mode=mode, mmr="0.025",
-                             amount="16300", isolated_margin=iso)
+    eth_long = make_position(
+        eth, "long", "3683.979", "1456.84", "1335.18", mode=mode, mmr="0.10", amount="135365", isolated_margin=iso
+    )
+    btc_long = make_position(
+        btc, "long", "109.488", "32481.98", "31967.27", mode=mode, mmr="0.025", amount="16300", isolated_margin=iso
+    )
     return eth_long, btc_long
 
 
@@ -45,10 +49,13 @@ def _two_dp(value: D) -> D:
     return value.quantize(D("0.01"), rounding=decimal.ROUND_HALF_UP, context=decimal.Context())
 
 
-@pytest.mark.parametrize(("index", "expected_faq", "expected_tick"), [
-    (0, "1153.26", "1153.26"),   # W1 / F3: ETHUSDT cross, BTC frozen at 31,967.27
-    (1, "26316.89", "26316.90"),  # W2 / F4: BTCUSDT cross (tick 0.10, rounded up for a long)
-])
+@pytest.mark.parametrize(
+    ("index", "expected_faq", "expected_tick"),
+    [
+        (0, "1153.26", "1153.26"),  # W1 / F3: ETHUSDT cross, BTC frozen at 31,967.27
+        (1, "26316.89", "26316.90"),  # W2 / F4: BTCUSDT cross (tick 0.10, rounded up for a long)
+    ],
+)
 def test_w1_w2_cross_liquidation_price(binance_conventions, index, expected_faq, expected_tick):
     positions = _faq_positions()
     with exact_context():
@@ -107,10 +114,13 @@ def test_w6_support_case_is_liquidated(binance_conventions):
     assert figures.is_liquidatable(binance_conventions)
 
 
-@pytest.mark.parametrize(("notional", "mmr", "amount", "mm"), [
-    ("264000", "0.01", "1300", None),     # W8: 264,000 USDT sits in the 1 % tier
-    ("500000", "0.01", "1300", "3700"),   # W8: 500,000 USDT -> MM 500,000 x 1 % - 1,300 = 3,700
-])
+@pytest.mark.parametrize(
+    ("notional", "mmr", "amount", "mm"),
+    [
+        ("264000", "0.01", "1300", None),  # W8: 264,000 USDT sits in the 1 % tier
+        ("500000", "0.01", "1300", "3700"),  # W8: 500,000 USDT -> MM 500,000 x 1 % - 1,300 = 3,700
+    ],
+)
 def test_w8_maintenance_tiers(notional, mmr, amount, mm):
     instrument = make_instrument("BTCUSDT")
     position = make_position(instrument, "long", "1", notional, notional)
@@ -124,7 +134,10 @@ def test_w8_maintenance_tiers(notional, mmr, amount, mm):
 def test_w10_coinm_maintenance_margin():
     """W10: 100 contracts BTCUSD (100 USD each), mark 25,000, level 1 MMR 0.4 % -> MM 0.0016 BTC."""
     instrument = make_instrument(
-        "BTCUSD_PERP", kind="inverse", contract_size="100", tick="0.1",
+        "BTCUSD_PERP",
+        kind="inverse",
+        contract_size="100",
+        tick="0.1",
         brackets=[("0", "5", "125", "0.004", "0"), ("5", "10", "100", "0.005", "0.005")],
     )
     position = make_position(instrument, "long", "100", "25000", "25000")
@@ -179,8 +192,9 @@ def _has_coinm() -> bool:
 def test_price_pair_single_long_matches_textbook(binance_conventions):
     """One isolated long: LP = (Q·EP − WB − cum) / (Q·(1 − MMR)) (venue-rules §1.3)."""
     instrument = make_instrument("BTCUSDT")
-    position = make_position(instrument, "long", "2", "30000", "30000", mode="isolated",
-                             isolated_margin="3000", mmr="0.004", amount="0")
+    position = make_position(
+        instrument, "long", "2", "30000", "30000", mode="isolated", isolated_margin="3000", mmr="0.004", amount="0"
+    )
     with exact_context():
         pair = price_pair([position], D("3000"), D("3000"), binance_conventions)
     expected = Fraction(2 * 30000 - 3000) / (2 * (1 - Fraction("0.004")))

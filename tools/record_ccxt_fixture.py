@@ -81,8 +81,7 @@ def main(argv=None) -> int:
     _dump(markets, args.out_dir / "binanceusdm_markets.json")
     _dump(tiers, args.out_dir / "binanceusdm_tiers.json")
     print(
-        f"ccxt {version}: {len(markets)} markets, "
-        f"{sum(len(v) for v in tiers.values())} tiers over {len(tiers)} symbols"
+        f"ccxt {version}: {len(markets)} markets, {sum(len(v) for v in tiers.values())} tiers over {len(tiers)} symbols"
     )
     return 0
 

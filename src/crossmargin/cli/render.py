@@ -46,8 +46,14 @@ def _pool_table(pool: dict[str, Any]) -> Table:
     summary = Table(title=f"Cross pool {pool['settlement_asset']}", show_header=False)
     summary.add_column("figure")
     summary.add_column("value", justify="right")
-    for key in ("wallet_balance", "unrealized_pnl", "margin_balance", "initial_margin",
-                "maintenance_margin", "margin_ratio"):
+    for key in (
+        "wallet_balance",
+        "unrealized_pnl",
+        "margin_balance",
+        "initial_margin",
+        "maintenance_margin",
+        "margin_ratio",
+    ):
         summary.add_row(key.replace("_", " "), _trim(pool[key]))
     summary.add_row("health", _health_text(pool["health"]))
     summary.add_row("available balance", _trim(pool["available_balance"]))
@@ -68,8 +74,11 @@ def _positions_table(title: str, positions: list[dict[str, Any]]) -> Table:
         table.add_column(column, justify="left" if column in ("symbol", "side") else "right")
     for p in positions:
         side = p["side"] if p["position_side"] == "both" else f"{p['side']} (hedge)"
-        table.add_row(p["symbol"], side, *(_trim(p[k]) for k in (
-            "size", "entry_price", "mark_price", "notional", "unrealized_pnl")))
+        table.add_row(
+            p["symbol"],
+            side,
+            *(_trim(p[k]) for k in ("size", "entry_price", "mark_price", "notional", "unrealized_pnl")),
+        )
     return table
 
 
@@ -81,8 +90,13 @@ def _risk_table(title: str, positions: list[dict[str, Any]], isolated: bool) -> 
     for column in columns:
         table.add_column(column, justify="left" if column == "symbol" else "right")
     for p in positions:
-        row: list[str | Text] = [p["symbol"], *(_trim(p[k]) for k in (
-            "initial_margin", "maintenance_margin", "mmr", "liquidation_price", "bankruptcy_price"))]
+        row: list[str | Text] = [
+            p["symbol"],
+            *(
+                _trim(p[k])
+                for k in ("initial_margin", "maintenance_margin", "mmr", "liquidation_price", "bankruptcy_price")
+            ),
+        ]
         if isolated:
             row += [_trim(p["isolated_margin"]), _health_text(p["health"])]
         table.add_row(*row)
@@ -104,6 +118,7 @@ def render_evaluation(document: dict[str, Any], console: Console, source: str) -
         console.print(_positions_table("Isolated positions", document["isolated"]))
         console.print(_risk_table("Isolated margin and prices", document["isolated"], True))
     console.print(
-        Text("Each liquidation price holds every other mark fixed; the move above scales all marks at once.",
-             style="dim")
+        Text(
+            "Each liquidation price holds every other mark fixed; the move above scales all marks at once.", style="dim"
+        )
     )

@@ -35,13 +35,21 @@ def list_venues() -> None:
 
 def _instrument_table(instrument: Instrument) -> Table:
     unit = instrument.settlement_asset
-    table = Table(title=f"{instrument.symbol} ({instrument.ccxt_symbol or '-'}) tiers by {instrument.tier_basis}"
-                  f" in {unit if instrument.tier_basis == 'notional' else instrument.tier_basis}")
+    table = Table(
+        title=f"{instrument.symbol} ({instrument.ccxt_symbol or '-'}) tiers by {instrument.tier_basis}"
+        f" in {unit if instrument.tier_basis == 'notional' else instrument.tier_basis}"
+    )
     for column in ("tier", "floor", "cap", "max leverage", "MMR", "maintenance amount"):
         table.add_column(column, justify="right")
     for index, tier in enumerate(instrument.tiers, start=1):
-        table.add_row(str(index), str(tier.floor), str(tier.cap), str(tier.max_leverage),
-                      "1/(2 x max lev)" if tier.mmr is None else str(tier.mmr), str(tier.maintenance_amount))
+        table.add_row(
+            str(index),
+            str(tier.floor),
+            str(tier.cap),
+            str(tier.max_leverage),
+            "1/(2 x max lev)" if tier.mmr is None else str(tier.mmr),
+            str(tier.maintenance_amount),
+        )
     return table
 
 
@@ -51,8 +59,17 @@ def _overview(rulebook: Rulebook) -> Table:
     for column in ("symbol", "ccxt", "kind", "type", "settle", "contract size", "tick", "lot", "tiers"):
         table.add_column(column)
     for i in data.instruments:
-        table.add_row(i.symbol, i.ccxt_symbol or "-", i.kind, i.contract_type, i.settlement_asset,
-                      str(i.contract_size), str(i.tick_size), str(i.lot_size), str(len(i.tiers)))
+        table.add_row(
+            i.symbol,
+            i.ccxt_symbol or "-",
+            i.kind,
+            i.contract_type,
+            i.settlement_asset,
+            str(i.contract_size),
+            str(i.tick_size),
+            str(i.lot_size),
+            str(len(i.tiers)),
+        )
     return table
 
 
@@ -96,8 +113,12 @@ def import_ccxt(
     except ValueError:
         raise InputError("--as-of", f"must be a date YYYY-MM-DD, got {as_of!r}") from None
     data, rulebook = rulebook_from_ccxt(
-        read_ccxt_json(markets, "MARKETS"), read_ccxt_json(tiers, "TIERS"),
-        name=name, as_of=date, origin=f"{markets.name} + {tiers.name}", template=like,
+        read_ccxt_json(markets, "MARKETS"),
+        read_ccxt_json(tiers, "TIERS"),
+        name=name,
+        as_of=date,
+        origin=f"{markets.name} + {tiers.name}",
+        template=like,
     )
     target = output or user_rules_dir() / f"{name}@{date.isoformat()}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)

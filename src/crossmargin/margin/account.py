@@ -20,8 +20,17 @@ from crossmargin.units import InputError, parse_decimal
 
 ACCOUNT_KEYS = {"venue", "note", "balances", "collateral", "prices", "positions"}
 POSITION_KEYS = {
-    "symbol", "side", "size", "entry_price", "mark_price", "margin_mode", "leverage",
-    "position_side", "isolated_margin", "mmr", "maintenance_amount",
+    "symbol",
+    "side",
+    "size",
+    "entry_price",
+    "mark_price",
+    "margin_mode",
+    "leverage",
+    "position_side",
+    "isolated_margin",
+    "mmr",
+    "maintenance_amount",
 }
 
 

@@ -111,7 +111,8 @@ def isolated_report(position: Position, conventions: Conventions) -> IsolatedRep
     """Figures and prices of one isolated position (its own margin, no other position)."""
     assert position.isolated_margin is not None
     figures = position_figures(position, conventions)
-    margin_balance = position.isolated_margin + counted_pnl(figures.unrealized_pnl, conventions.positive_pnl.maintenance)
+    counted = counted_pnl(figures.unrealized_pnl, conventions.positive_pnl.maintenance)
+    margin_balance = position.isolated_margin + counted
     requirement = figures.requirement
     if conventions.liquidate_at_equality:
         liquidatable = requirement > 0 and margin_balance <= requirement

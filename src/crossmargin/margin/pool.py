@@ -72,9 +72,7 @@ def counted_pnl(unrealized: Decimal, rule: str) -> Decimal:
     return ZERO
 
 
-def pool_figures(
-    pool: PoolInput, conventions: Conventions, price_factor: Decimal | None = None
-) -> PoolFigures:
+def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decimal | None = None) -> PoolFigures:
     """All figures of a pool at its marks, or at every mark times ``price_factor``."""
     figures = tuple(
         position_figures(p, conventions, None if price_factor is None else p.mark_price * price_factor)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crossmargin.rules.checks import next_maintenance_amount
 from crossmargin.rules.registry import Rulebook, load_rulebook, parse_rulebook
 from crossmargin.units import InputError, exact_context, parse_decimal
 
@@ -46,28 +47,55 @@ def guess_template(markets: list[dict[str, Any]]) -> str:
     return "generic"
 
 
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
 def _tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]:
-    field = f"tiers.{symbol}"
-    rows = []
+    """Tier rows from ccxt entries; the venue's raw ``info`` strings win over ccxt's floats."""
+    parsed: list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]] = []
     for index, tier in enumerate(raw_tiers):
         info = tier.get("info") or {}
-        where = f"{field}[{index}]"
-        floor = _number(info.get("notionalFloor", info.get("qtyFloor", tier.get("minNotional"))), f"{where}.minNotional")
-        cap = _number(info.get("notionalCap", info.get("qtyCap", tier.get("maxNotional"))), f"{where}.maxNotional")
-        mmr = _number(info.get("maintMarginRatio", tier.get("maintenanceMarginRate")), f"{where}.maintenanceMarginRate")
-        leverage = _number(info.get("initialLeverage", tier.get("maxLeverage")), f"{where}.maxLeverage")
+        where = f"tiers.{symbol}[{index}]"
         cum = info.get("cum")
-        rows.append({"floor": floor, "cap": cap, "max_leverage": leverage, "mmr": mmr,
-                     "maintenance_amount": None if cum is None else _number(cum, f"{where}.info.cum")})
-    rows.sort(key=lambda row: row["floor"] or Decimal(0))
+        parsed.append(
+            (
+                _number(
+                    _first(info.get("notionalFloor"), info.get("qtyFloor"), tier.get("minNotional")),
+                    f"{where}.minNotional",
+                ),
+                _number(
+                    _first(info.get("notionalCap"), info.get("qtyCap"), tier.get("maxNotional")), f"{where}.maxNotional"
+                ),
+                _number(_first(info.get("initialLeverage"), tier.get("maxLeverage")), f"{where}.maxLeverage"),
+                _number(
+                    _first(info.get("maintMarginRatio"), tier.get("maintenanceMarginRate")),
+                    f"{where}.maintenanceMarginRate",
+                ),
+                None if cum is None else _number(cum, f"{where}.info.cum"),
+            )
+        )
+    parsed.sort(key=lambda row: row[0])
+    rows = []
+    previous: tuple[Decimal, Decimal] | None = None  # (mmr, amount) of the tier below
     with exact_context():
-        for index, row in enumerate(rows):
-            if row["maintenance_amount"] is None:
-                previous = rows[index - 1] if index else None
-                row["maintenance_amount"] = Decimal(0) if previous is None else (
-                    previous["maintenance_amount"] + row["floor"] * (row["mmr"] - previous["mmr"])
+        for floor, cap, leverage, mmr, given in parsed:
+            amount = given
+            if amount is None:  # not published: derive it by the continuity recursion
+                amount = (
+                    Decimal(0) if previous is None else next_maintenance_amount(previous[1], floor, mmr, previous[0])
                 )
-    return [{key: _plain(value) for key, value in row.items() if value is not None} for row in rows]
+            previous = (mmr, amount)
+            rows.append(
+                {
+                    "floor": _plain(floor),
+                    "cap": _plain(cap),
+                    "max_leverage": _plain(leverage),
+                    "mmr": _plain(mmr),
+                    "maintenance_amount": _plain(amount),
+                }
+            )
+    return rows
 
 
 def _instrument(market: dict[str, Any], raw_tiers: list[dict[str, Any]], template: Rulebook) -> dict[str, Any]:

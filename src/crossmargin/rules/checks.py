@@ -86,9 +86,7 @@ def _check_step(instrument: Instrument, index: int, previous: Tier, tier: Tier) 
         )
 
 
-def next_maintenance_amount(
-    previous_amount: Decimal, floor: Decimal, mmr: Decimal, previous_mmr: Decimal
-) -> Decimal:
+def next_maintenance_amount(previous_amount: Decimal, floor: Decimal, mmr: Decimal, previous_mmr: Decimal) -> Decimal:
     """Binance's continuity recursion: ``cum_n = cum_(n-1) + floor_n x (MMR_n - MMR_(n-1))``.
 
     It makes maintenance margin a continuous function of notional across a tier floor.
@@ -112,8 +110,7 @@ def check_rulebook(rulebook: RulebookFile) -> None:
             seen.add(name)
         if instrument.settlement_asset not in rulebook.assets:
             raise ValueError(
-                f"instrument {instrument.symbol}: settlement asset "
-                f"{instrument.settlement_asset} is not in assets"
+                f"instrument {instrument.symbol}: settlement asset {instrument.settlement_asset} is not in assets"
             )
     for collateral in rulebook.collateral:
         if collateral.asset not in rulebook.assets:

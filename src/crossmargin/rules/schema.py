@@ -134,9 +134,9 @@ class Conventions(Frozen):
     liquidation_fee_in_ratio: bool = False
     liquidate_at_equality: bool = True
     liquidation: LiquidationRule = LiquidationRule()
-    adl_ranking: Literal[
-        "pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"
-    ] = "pnl_times_margin_ratio"
+    adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
+        "pnl_times_margin_ratio"
+    )
 
 
 class HaircutTier(Frozen):

@@ -79,8 +79,8 @@ def parse_decimal(
     """
     if value is None:
         raise InputError(field, "is missing")
-    if isinstance(value, bool) or isinstance(value, float):
-        raise InputError(field, f"must be a decimal string such as \"1.25\", got {value!r}")
+    if isinstance(value, (bool, float)):
+        raise InputError(field, f'must be a decimal string such as "1.25", got {value!r}')
     if isinstance(value, Decimal):
         parsed = value
     elif isinstance(value, int):
@@ -101,7 +101,7 @@ def parse_decimal(
 def _checked(parsed: Decimal, *, field: str, non_negative: bool, positive: bool) -> Decimal:
     if not parsed.is_finite():
         raise InputError(field, f"must be a finite number, got {parsed}")
-    sign, digits, exponent = parsed.as_tuple()
+    _sign, digits, exponent = parsed.as_tuple()
     assert isinstance(exponent, int)
     if len(digits) > MAX_INPUT_DIGITS:
         raise InputError(field, f"has more than {MAX_INPUT_DIGITS} significant digits")
