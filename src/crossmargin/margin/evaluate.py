@@ -130,7 +130,7 @@ def evaluate_account(snapshot: AccountSnapshot) -> Evaluation:
     for pool in build_pools(snapshot):
         figures = pool_figures(pool, conventions)
         prices = cross_prices(figures, conventions) if pool.positions else ()
-        move = liquidation_move(pool, conventions)
+        move = liquidation_move(pool, conventions, figures=figures)
         pools.append(PoolReport(figures, prices, move, figures.is_liquidatable(conventions)))
     isolated = tuple(
         isolated_report(p, conventions) for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin.position import maintenance_rate, notional, tier_basis_value
-from crossmargin.margin.types import MaintenanceRate, Position
+from crossmargin.margin.types import MaintenanceRate, Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import ZERO, Rounding, div, to_tick
 
@@ -59,15 +59,18 @@ def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], fee
     constant = ZERO
     slope = ZERO
     for leg, rate in zip(legs, rates, strict=True):
-        sign = leg.side.sign
-        mmr = ZERO if rate is None else rate.mmr
-        amount = ZERO if rate is None else rate.amount
-        fee = leg.instrument.liquidation_fee if (fee_in_ratio and rate is not None) else ZERO
-        if leg.instrument.kind == "linear":
+        sign = 1 if leg.side is Side.LONG else -1
+        instrument = leg.instrument
+        if rate is None:
+            mmr = amount = fee = ZERO
+        else:
+            mmr, amount = rate.mmr, rate.amount
+            fee = instrument.liquidation_fee if fee_in_ratio else ZERO
+        if instrument.kind == "linear":
             slope += leg.size * (sign - mmr - fee)
             constant += amount - sign * leg.size * leg.entry_price
         else:
-            face = leg.size * leg.instrument.contract_size
+            face = leg.size * instrument.contract_size
             slope -= face * (sign + mmr + fee)
             constant += amount + sign * div(face, leg.entry_price, rounding=Rounding.FLOOR)
     return _Line(constant, slope)
@@ -90,7 +93,12 @@ def _same_tiers(a: Sequence[MaintenanceRate], b: Sequence[MaintenanceRate]) -> b
 
 
 def solve_price(
-    legs: Sequence[Position], frozen: Decimal, conventions: Conventions, *, bankruptcy: bool = False
+    legs: Sequence[Position],
+    frozen: Decimal,
+    conventions: Conventions,
+    *,
+    bankruptcy: bool = False,
+    rates_at_mark: tuple[MaintenanceRate, ...] | None = None,
 ) -> Decimal | None:
     """Exact price at which ``frozen + sum(PnL - requirement)`` of ``legs`` reaches zero.
 
@@ -103,7 +111,7 @@ def solve_price(
     fee_in_ratio = conventions.liquidation_fee_in_ratio
     if bankruptcy:
         return _root_price(legs, _line(legs, [None] * len(legs), False), frozen)
-    rates = _rates_at(legs, legs[0].mark_price)
+    rates = _rates_at(legs, legs[0].mark_price) if rates_at_mark is None else rates_at_mark
     for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
         price = _root_price(legs, _line(legs, rates, fee_in_ratio), frozen)
         if price is None:
@@ -137,20 +145,20 @@ def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, fee_in
     return best
 
 
-def _falls_liquidate(legs: Sequence[Position], conventions: Conventions) -> bool:
+def _falls_liquidate(legs: Sequence[Position], line: _Line) -> bool:
     """Whether the legs lose value as the price falls (then the safe rounding is upward)."""
-    rates = _rates_at(legs, legs[0].mark_price)
-    slope = _line(legs, rates, conventions.liquidation_fee_in_ratio).slope
-    return slope > 0 if legs[0].instrument.kind == "linear" else slope < 0
+    return line.slope > 0 if legs[0].instrument.kind == "linear" else line.slope < 0
 
 
 def price_pair(
     legs: Sequence[Position], frozen_maintenance: Decimal, frozen_equity: Decimal, conventions: Conventions
 ) -> PricePair:
     """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
-    liquidation = solve_price(legs, frozen_maintenance, conventions)
+    rates = _rates_at(legs, legs[0].mark_price)
+    liquidation = solve_price(legs, frozen_maintenance, conventions, rates_at_mark=rates)
     bankruptcy = solve_price(legs, frozen_equity, conventions, bankruptcy=True)
-    rounding = Rounding.CEILING if _falls_liquidate(legs, conventions) else Rounding.FLOOR
+    line = _line(legs, rates, conventions.liquidation_fee_in_ratio)
+    rounding = Rounding.CEILING if _falls_liquidate(legs, line) else Rounding.FLOOR
     tick = legs[0].instrument.tick_size
     return PricePair(
         liquidation_exact=liquidation,

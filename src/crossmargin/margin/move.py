@@ -14,12 +14,13 @@ The result is rounded toward zero: the reported move never overstates the room l
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crossmargin.margin.pool import PoolInput, pool_figures
-from crossmargin.margin.position import maintenance_rate, tier_basis_value, tier_index_for
-from crossmargin.margin.types import Position
+from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
+from crossmargin.margin.position import maintenance_rate, tier_basis_value, tier_index_for, tier_mmr
+from crossmargin.margin.types import Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
 
@@ -57,20 +58,83 @@ def _tier_entering(position: Position, basis: Decimal, increasing: bool) -> int:
     return index
 
 
-def _coefficients(leg: _Leg, fee_in_ratio: bool) -> tuple[Decimal, Decimal]:
-    """``(constant, slope)`` of ``PnL - requirement`` in the walk variable for one leg."""
+def _rate_of(leg: _Leg, tier_index: int) -> tuple[Decimal, Decimal]:
+    """``(mmr, amount)`` of the leg in a given tier (or its fixed rate when not tiered)."""
     position = leg.position
     if leg.tiered:
-        rate = maintenance_rate(position, position.instrument.tiers[leg.tier_index].floor)
-    else:  # an override, or tiers keyed by contracts: the rate does not move with price
-        rate = maintenance_rate(position, tier_basis_value(position.instrument, position.size, leg.scale))
+        tier = position.instrument.tiers[tier_index]
+        return tier_mmr(position.instrument, tier), tier.maintenance_amount
+    # an override, or tiers keyed by contracts: the rate does not move with price
+    rate = maintenance_rate(position, tier_basis_value(position.instrument, position.size, leg.scale))
+    return rate.mmr, rate.amount
+
+
+def _coefficients(leg: _Leg, fee_in_ratio: bool, tier_index: int | None = None) -> tuple[Decimal, Decimal]:
+    """``(constant, slope)`` of ``PnL - requirement`` in the walk variable for one leg."""
+    position = leg.position
+    mmr, amount = _rate_of(leg, leg.tier_index if tier_index is None else tier_index)
     fee = position.instrument.liquidation_fee if fee_in_ratio else ZERO
-    sign = position.side.sign
+    sign = 1 if position.side is Side.LONG else -1
     if position.instrument.kind == "linear":
-        return rate.amount - sign * position.size * position.entry_price, leg.scale * (sign - rate.mmr - fee)
+        return amount - sign * position.size * position.entry_price, leg.scale * (sign - mmr - fee)
     face = position.size * position.instrument.contract_size
-    constant = rate.amount + sign * div(face, position.entry_price, rounding=Rounding.FLOOR)
-    return constant, -leg.scale * (sign + rate.mmr + fee)
+    constant = amount + sign * div(face, position.entry_price, rounding=Rounding.FLOOR)
+    return constant, -leg.scale * (sign + mmr + fee)
+
+
+def _is_concave(legs: list[_Leg]) -> bool:
+    """Marginal tiers make maintenance convex in notional, so the pool's line is concave."""
+    return all(not leg.tiered or leg.position.instrument.tier_style == "marginal" for leg in legs)
+
+
+def _no_root_beyond(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, increasing: bool) -> bool:
+    """For a concave line positive at ``v = 1``: whether it stays positive to the far end.
+
+    Walking up, it does when the slope in the last tiers is not negative (the slope only
+    falls as ``v`` grows). Walking down to ``v = 0``, it does when the value there, in the
+    first tiers, is positive (a concave function positive at both ends is positive between).
+    """
+    if increasing:
+        far = [
+            _coefficients(leg, fee_in_ratio, len(leg.position.instrument.tiers) - 1 if leg.tiered else None)
+            for leg in legs
+        ]
+        return sum((slope for _, slope in far), ZERO) >= 0
+    near_zero = [_coefficients(leg, fee_in_ratio, 0 if leg.tiered else None) for leg in legs]
+    return wallet + sum((constant for constant, _ in near_zero), ZERO) > 0
+
+
+def _line_at(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, tiers: list[int]) -> tuple[Decimal, Decimal]:
+    constant, slope = wallet, ZERO
+    for leg, tier_index in zip(legs, tiers, strict=True):
+        c, s = _coefficients(leg, fee_in_ratio, tier_index)
+        constant += c
+        slope += s
+    return constant, slope
+
+
+def _newton_from_far_side(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, increasing: bool) -> Decimal | None:
+    """The unique root beyond ``v = 1`` of a concave line known to reach zero there.
+
+    The pool's line is the minimum over tier choices of straight lines, so each of them
+    lies above it. Starting from the line of the far-end tiers and then taking, at each
+    new point, the line of the tiers in force there, every root overshoots the true one
+    from the far side and the next is closer; once the tiers at the root are the ones that
+    produced it, the root is exact. ``None`` asks the caller to walk the edges instead.
+    """
+    tiers = [(len(leg.position.instrument.tiers) - 1 if increasing else 0) if leg.tiered else 0 for leg in legs]
+    for _ in range(sum(len(leg.position.instrument.tiers) for leg in legs) + 2):
+        constant, slope = _line_at(legs, wallet, fee_in_ratio, tiers)
+        if slope == 0:
+            return None
+        root = div(-constant, slope, rounding=Rounding.HALF_EVEN)
+        if root <= 0:
+            return root
+        here = [_tier_entering(leg.position, leg.scale * root, not increasing) if leg.tiered else 0 for leg in legs]
+        if here == tiers:
+            return root
+        tiers = here
+    return None
 
 
 def _closed_form_applies(pool: PoolInput, conventions: Conventions) -> bool:
@@ -84,7 +148,11 @@ def _closed_form_applies(pool: PoolInput, conventions: Conventions) -> bool:
 
 
 def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decimal | None:
-    """First ``v`` (from 1, in the walking direction) where the pool's line reaches zero."""
+    """First ``v`` (from 1, in the walking direction) where the pool's line reaches zero.
+
+    The line's constant and slope are kept as running sums; a heap holds each leg's next
+    tier edge, so every step costs one edge division for the legs that cross it.
+    """
     fee_in_ratio = conventions.liquidation_fee_in_ratio
     legs = []
     for position in pool.positions:
@@ -93,14 +161,23 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
         tiered = position.mmr_override is None and instrument.tier_basis == "notional" and bool(instrument.tiers)
         index = _tier_entering(position, scale, increasing) if tiered else 0
         legs.append(_Leg(position, scale, tiered, index))
+    if _is_concave(legs):
+        if _no_root_beyond(legs, pool.wallet_balance, fee_in_ratio, increasing):
+            return None
+        found = _newton_from_far_side(legs, pool.wallet_balance, fee_in_ratio, increasing)
+        if found is not None:
+            return found if found > 0 else None
     coefficients = [_coefficients(leg, fee_in_ratio) for leg in legs]
+    constant = pool.wallet_balance + sum((c for c, _ in coefficients), ZERO)
+    slope = sum((s for _, s in coefficients), ZERO)
+    edges: list[tuple[Decimal, int]] = []
+    for leg_index, leg in enumerate(legs):
+        _push_edge(edges, legs, leg_index, increasing)
     v = ONE
     for _ in range(sum(len(leg.position.instrument.tiers) for leg in legs) + 1):
-        constant = pool.wallet_balance + sum((c for c, _ in coefficients), ZERO)
-        slope = sum((s for _, s in coefficients), ZERO)
         if constant + slope * v <= 0:
             return v
-        boundary, crossing = _next_boundary(legs, increasing)
+        boundary = _edge_value(edges[0], increasing) if edges else None
         if slope != 0:
             root = div(-constant, slope, rounding=Rounding.HALF_EVEN)
             beyond = root > v if increasing else root < v
@@ -110,35 +187,35 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
         if boundary is None:
             return None
         v = boundary
-        for leg_index in crossing:
-            leg = legs[leg_index]
-            leg.tier_index += 1 if increasing else -1
-            coefficients[leg_index] = _coefficients(leg, fee_in_ratio)
+        while edges and _edge_value(edges[0], increasing) == boundary:
+            leg_index = heapq.heappop(edges)[1]
+            old_constant, old_slope = coefficients[leg_index]
+            legs[leg_index].tier_index += 1 if increasing else -1
+            coefficients[leg_index] = new = _coefficients(legs[leg_index], fee_in_ratio)
+            constant += new[0] - old_constant
+            slope += new[1] - old_slope
+            _push_edge(edges, legs, leg_index, increasing)
     return None
 
 
-def _next_boundary(legs: list[_Leg], increasing: bool) -> tuple[Decimal | None, list[int]]:
-    """Nearest tier edge in the walking direction and the legs that cross it there."""
-    nearest: Decimal | None = None
-    crossing: list[int] = []
-    for index, leg in enumerate(legs):
-        if not leg.tiered:
-            continue
-        tiers = leg.position.instrument.tiers
-        if increasing:
-            if leg.tier_index + 1 >= len(tiers):
-                continue
+def _edge_value(entry: tuple[Decimal, int], increasing: bool) -> Decimal:
+    return entry[0] if increasing else -entry[0]
+
+
+def _push_edge(edges: list[tuple[Decimal, int]], legs: list[_Leg], leg_index: int, increasing: bool) -> None:
+    """Push the leg's next tier edge in the walking direction (negated when walking down)."""
+    leg = legs[leg_index]
+    if not leg.tiered:
+        return
+    tiers = leg.position.instrument.tiers
+    if increasing:
+        if leg.tier_index + 1 < len(tiers):
             edge = div(tiers[leg.tier_index].cap, leg.scale, rounding=Rounding.HALF_EVEN)
-        else:
-            floor = tiers[leg.tier_index].floor
-            if floor <= 0:
-                continue
-            edge = div(floor, leg.scale, rounding=Rounding.HALF_EVEN)
-        if nearest is None or (edge < nearest if increasing else edge > nearest):
-            nearest, crossing = edge, [index]
-        elif edge == nearest:
-            crossing.append(index)
-    return nearest, crossing
+            heapq.heappush(edges, (edge, leg_index))
+        return
+    floor = tiers[leg.tier_index].floor
+    if floor > 0:
+        heapq.heappush(edges, (-div(floor, leg.scale, rounding=Rounding.HALF_EVEN), leg_index))
 
 
 def _to_move(v: Decimal | None, inverse: bool) -> Decimal | None:
@@ -197,15 +274,19 @@ def _bisect(pool: PoolInput, conventions: Conventions, upward: bool) -> Decimal 
     return inside
 
 
-def liquidation_move(pool: PoolInput, conventions: Conventions, *, method: str = "auto") -> LiquidationMove:
+def liquidation_move(
+    pool: PoolInput, conventions: Conventions, *, method: str = "auto", figures: PoolFigures | None = None
+) -> LiquidationMove:
     """Smallest uniform relative move of all marks at which the pool's health reaches 1.
 
-    ``method`` is ``auto`` (closed form where it applies), ``closed_form`` or ``bisection``.
+    ``method`` is ``auto`` (closed form where it applies), ``closed_form`` or ``bisection``;
+    ``figures`` may pass the pool's figures at its marks when the caller has them already.
     Returns 0 both ways when the pool is already liquidatable.
     """
     if not pool.positions:
         return LiquidationMove(down=None, up=None)
-    if pool_figures(pool, conventions).is_liquidatable(conventions):
+    current = figures if figures is not None else pool_figures(pool, conventions)
+    if current.is_liquidatable(conventions):
         return LiquidationMove(down=ZERO, up=ZERO)
     use_closed = method == "closed_form" or (method == "auto" and _closed_form_applies(pool, conventions))
     if use_closed:

@@ -7,6 +7,7 @@ round up, profit and loss round down for the holder, so the venue wins the last 
 
 from __future__ import annotations
 
+import bisect
 from decimal import Decimal
 
 from crossmargin.margin.types import MaintenanceRate, Position, PositionFigures
@@ -48,11 +49,8 @@ def tier_index_for(instrument: Instrument, basis_value: Decimal) -> int:
 
     Values above the last cap stay in the last tier (the venue would refuse to grow there).
     """
-    tiers = instrument.tiers
-    for index in range(len(tiers) - 1, -1, -1):
-        if basis_value >= tiers[index].floor:
-            return index
-    return 0
+    index = bisect.bisect_right(instrument.tier_floors, basis_value) - 1
+    return index if index > 0 else 0
 
 
 def tier_mmr(instrument: Instrument, tier: Tier) -> Decimal:

@@ -8,6 +8,7 @@ value is not the figure the venue published.
 from __future__ import annotations
 
 import datetime
+import functools
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -94,6 +95,11 @@ class Instrument(Frozen):
     maintenance_from_max_leverage: bool = False
     open_interest_imf: OpenInterestImf | None = None
     tiers: tuple[Tier, ...] = ()  # empty: table not published; positions must carry an mmr
+
+    @functools.cached_property
+    def tier_floors(self) -> tuple[Decimal, ...]:
+        """Tier floors in order, for a binary search of the tier holding a value."""
+        return tuple(tier.floor for tier in self.tiers)
 
     @model_validator(mode="after")
     def _tiers_are_consistent(self) -> Instrument:

@@ -36,6 +36,9 @@ def _context(rounding: Rounding) -> decimal.Context:
 
 
 _CONTEXTS = {rounding: _context(rounding) for rounding in Rounding}
+for _rounding, _ctx in _CONTEXTS.items():
+    # An attribute on the member is cheaper to reach than a dict lookup hashing the enum.
+    _rounding.context = _ctx  # type: ignore[attr-defined]
 
 
 def div(numerator: Decimal, denominator: Decimal, *, rounding: Rounding) -> Decimal:
@@ -46,7 +49,7 @@ def div(numerator: Decimal, denominator: Decimal, *, rounding: Rounding) -> Deci
     """
     if denominator == 0:
         raise ZeroDivisionError("division by zero in exact arithmetic")
-    return _CONTEXTS[rounding].divide(numerator, denominator)
+    return rounding.context.divide(numerator, denominator)  # type: ignore[attr-defined, no-any-return]
 
 
 def quantize(value: Decimal, unit: Decimal, *, rounding: Rounding) -> Decimal:
