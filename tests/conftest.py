@@ -89,3 +89,14 @@ def make_position(
 @pytest.fixture(scope="session")
 def binance_conventions() -> Conventions:
     return load_rulebook("binance-usdm").conventions
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis: derandomised in CI so a failure there reproduces from the commit alone."""
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")

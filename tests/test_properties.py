@@ -35,13 +35,20 @@ def _with_mark(pool: PoolInput, index: int, mark: D) -> PoolInput:
 
 
 @PROPERTY
-@given(linear_pool(), st.data())
+@given(st.one_of(linear_pool(), inverse_pool()), st.data())
 def test_margin_balance_equals_requirement_at_exact_liquidation_price(pool, data):
+    """Linear pools in USDT, inverse pools in BTC: one smallest unit (1e-8) either way."""
+    conventions = CONVENTIONS if pool.settlement_asset == "USDT" else GENERIC
     index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
     with exact_context():
-        price = cross_prices(pool_figures(pool, CONVENTIONS), CONVENTIONS)[index].liquidation_exact
+        prices = cross_prices(pool_figures(pool, conventions), conventions)
+    price = prices[index].liquidation_exact
     assume(price is not None)
-    at_price = _figures(_with_mark(pool, index, price))
+    legs = [i for i, p in enumerate(pool.positions) if p.symbol == pool.positions[index].symbol]
+    moved = pool
+    for leg in legs:  # hedge legs of one symbol share the price
+        moved = _with_mark(moved, leg, price)
+    at_price = _figures(moved, conventions)
     assert abs(at_price.margin_balance - at_price.requirement) <= USDT_UNIT
 
 

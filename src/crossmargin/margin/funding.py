@@ -13,7 +13,7 @@ from decimal import Decimal
 from crossmargin.margin.position import notional
 from crossmargin.margin.types import Side
 from crossmargin.rules.schema import Instrument
-from crossmargin.units import Rounding, div, exact_arithmetic
+from crossmargin.units import Rounding, div, exact_arithmetic, quantize
 
 
 def clamp_rate(instrument: Instrument, rate: Decimal) -> Decimal:
@@ -30,13 +30,20 @@ def clamp_rate(instrument: Instrument, rate: Decimal) -> Decimal:
 
 @exact_arithmetic
 def funding_payment(
-    instrument: Instrument, side: Side, size: Decimal, reference_price: Decimal, rate: Decimal
+    instrument: Instrument,
+    side: Side,
+    size: Decimal,
+    reference_price: Decimal,
+    rate: Decimal,
+    *,
+    unit: Decimal | None = None,
 ) -> Decimal:
     """Signed amount credited to the holder (negative: paid), in the settlement asset.
 
     ``rate`` is the venue's published rate (per ``rate_basis_hours``). The amount rounds
     toward minus infinity: a payer never pays less and a receiver never gets more than the
-    exact figure.
+    exact figure. With ``unit`` (the settlement asset's smallest unit) the amount is
+    quantised to it, in the same direction, as a ledger posting needs.
     """
     funding = instrument.funding
     if funding is None:
@@ -44,4 +51,5 @@ def funding_payment(
     assert size > 0 and reference_price > 0
     value = notional(instrument, size, reference_price)
     per_interval = clamp_rate(instrument, rate) * funding.interval_hours
-    return div(-side.sign * value * per_interval, Decimal(funding.rate_basis_hours), rounding=Rounding.FLOOR)
+    amount = div(-side.sign * value * per_interval, Decimal(funding.rate_basis_hours), rounding=Rounding.FLOOR)
+    return amount if unit is None else quantize(amount, unit, rounding=Rounding.FLOOR)

@@ -98,7 +98,6 @@ def solve_price(
     conventions: Conventions,
     *,
     bankruptcy: bool = False,
-    rates_at_mark: tuple[MaintenanceRate, ...] | None = None,
 ) -> Decimal | None:
     """Exact price at which ``frozen + sum(PnL - requirement)`` of ``legs`` reaches zero.
 
@@ -108,18 +107,30 @@ def solve_price(
     """
     assert legs, "at least one leg"
     assert len({leg.instrument.kind for leg in legs}) == 1, "legs share one instrument kind"
-    fee_in_ratio = conventions.liquidation_fee_in_ratio
     if bankruptcy:
         return _root_price(legs, _line(legs, [None] * len(legs), False), frozen)
-    rates = _rates_at(legs, legs[0].mark_price) if rates_at_mark is None else rates_at_mark
+    rates = _rates_at(legs, legs[0].mark_price)
+    return _solve_from(legs, frozen, rates, _line(legs, rates, conventions.liquidation_fee_in_ratio), conventions)
+
+
+def _solve_from(
+    legs: Sequence[Position],
+    frozen: Decimal,
+    rates: tuple[MaintenanceRate, ...],
+    line: _Line,
+    conventions: Conventions,
+) -> Decimal | None:
+    """Fixed-point walk over tiers from the line of ``rates``, as the venues' FAQs prescribe."""
+    fee_in_ratio = conventions.liquidation_fee_in_ratio
     for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
-        price = _root_price(legs, _line(legs, rates, fee_in_ratio), frozen)
+        price = _root_price(legs, line, frozen)
         if price is None:
             return None
         at_root = _rates_at(legs, price)
         if _same_tiers(rates, at_root):
             return price
         rates = at_root
+        line = _line(legs, rates, fee_in_ratio)
     return _consistent_root_by_search(legs, frozen, fee_in_ratio)
 
 
@@ -155,9 +166,9 @@ def price_pair(
 ) -> PricePair:
     """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
     rates = _rates_at(legs, legs[0].mark_price)
-    liquidation = solve_price(legs, frozen_maintenance, conventions, rates_at_mark=rates)
-    bankruptcy = solve_price(legs, frozen_equity, conventions, bankruptcy=True)
     line = _line(legs, rates, conventions.liquidation_fee_in_ratio)
+    liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions)
+    bankruptcy = solve_price(legs, frozen_equity, conventions, bankruptcy=True)
     rounding = Rounding.CEILING if _falls_liquidate(legs, line) else Rounding.FLOOR
     tick = legs[0].instrument.tick_size
     return PricePair(

@@ -171,7 +171,7 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     constant = pool.wallet_balance + sum((c for c, _ in coefficients), ZERO)
     slope = sum((s for _, s in coefficients), ZERO)
     edges: list[tuple[Decimal, int]] = []
-    for leg_index, leg in enumerate(legs):
+    for leg_index in range(len(legs)):
         _push_edge(edges, legs, leg_index, increasing)
     v = ONE
     for _ in range(sum(len(leg.position.instrument.tiers) for leg in legs) + 1):

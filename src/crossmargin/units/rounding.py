@@ -64,6 +64,8 @@ def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
     """
     if tick <= 0:
         raise ValueError("tick must be positive")
+    if tick.as_tuple().digits == (1,):  # a power of ten: one quantisation does it
+        return price.quantize(tick, rounding=rounding.value, context=rounding.context)  # type: ignore[attr-defined]
     ticks = div(price, tick, rounding=rounding).to_integral_value(rounding=rounding.value)
     exact = _CONTEXTS[Rounding.HALF_EVEN]
     return exact.multiply(ticks, tick).quantize(tick, context=exact)
