@@ -18,6 +18,27 @@ from tests.strategies import inverse_pool, linear_pool, linear_position
 
 CONVENTIONS = load_rulebook("binance-usdm").conventions
 GENERIC = load_rulebook("generic").conventions
+# The same pools under the other conventions the rulebook format carries: a liquidation fee
+# inside the ratio (OKX) and the fee to close inside maintenance (Bybit).
+VARIANTS = {
+    "binance": CONVENTIONS,
+    "fee-in-ratio": CONVENTIONS.model_copy(
+        update={"liquidation_fee_in_ratio": True, "margin_ratio": "equity_over_maintenance"}
+    ),
+    "close-fee": CONVENTIONS.model_copy(update={"close_fee_in_maintenance": True}),
+}
+variants = st.sampled_from(sorted(VARIANTS))
+
+
+def _conventions(pool: PoolInput, variant: str):  # type: ignore[no-untyped-def]
+    base = VARIANTS[variant]
+    if pool.settlement_asset == "USDT":
+        return base
+    return GENERIC.model_copy(
+        update={k: getattr(base, k) for k in ("liquidation_fee_in_ratio", "close_fee_in_maintenance")}
+    )
+
+
 USDT_UNIT = D("0.00000001")
 BP = D("0.0001")
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -35,10 +56,10 @@ def _with_mark(pool: PoolInput, index: int, mark: D) -> PoolInput:
 
 
 @PROPERTY
-@given(st.one_of(linear_pool(), inverse_pool()), st.data())
-def test_margin_balance_equals_requirement_at_exact_liquidation_price(pool, data):
+@given(st.one_of(linear_pool(), inverse_pool()), st.data(), variants)
+def test_margin_balance_equals_requirement_at_exact_liquidation_price(pool, data, variant):
     """Linear pools in USDT, inverse pools in BTC: one smallest unit (1e-8) either way."""
-    conventions = CONVENTIONS if pool.settlement_asset == "USDT" else GENERIC
+    conventions = _conventions(pool, variant)
     index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
     with exact_context():
         prices = cross_prices(pool_figures(pool, conventions), conventions)
@@ -188,9 +209,9 @@ def _check_boundary(pool: PoolInput, conventions, move: D | None, downward: bool
 
 
 @PROPERTY
-@given(st.one_of(linear_pool(), inverse_pool()))
-def test_liquidation_move_is_the_boundary(pool):
-    conventions = CONVENTIONS if pool.settlement_asset == "USDT" else GENERIC
+@given(st.one_of(linear_pool(), inverse_pool()), variants)
+def test_liquidation_move_is_the_boundary(pool, variant):
+    conventions = _conventions(pool, variant)
     with exact_context():
         move = liquidation_move(pool, conventions)
     _check_boundary(pool, conventions, move.down, True)
@@ -198,9 +219,9 @@ def test_liquidation_move_is_the_boundary(pool):
 
 
 @PROPERTY
-@given(st.one_of(linear_pool(max_positions=3), inverse_pool()))
-def test_closed_form_move_agrees_with_bisection(pool):
-    conventions = CONVENTIONS if pool.settlement_asset == "USDT" else GENERIC
+@given(st.one_of(linear_pool(max_positions=3), inverse_pool()), variants)
+def test_closed_form_move_agrees_with_bisection(pool, variant):
+    conventions = _conventions(pool, variant)
     with exact_context():
         closed = liquidation_move(pool, conventions, method="closed_form")
         searched = liquidation_move(pool, conventions, method="bisection")

@@ -60,12 +60,13 @@ class Evaluation:
 
 
 def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
-    """One cross pool per settlement asset holding cross positions or an approved balance.
+    """One cross pool per settlement asset holding cross positions or a balance the venue takes.
 
     An asset that is held but not approved does not back its pool; a negative balance (a
     debt) always counts in full.
     """
-    settlement_assets = {i.settlement_asset for i in snapshot.rulebook.data.instruments}
+    data = snapshot.rulebook.data
+    settlement_assets = {i.settlement_asset for i in data.instruments} | {c.asset for c in data.collateral}
     grouped: dict[str, list[Position]] = defaultdict(list)
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:

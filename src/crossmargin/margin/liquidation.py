@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crossmargin.margin.position import maintenance_rate, notional, tier_basis_value
+from crossmargin.margin.position import fee_terms, maintenance_rate, notional, tier_basis_value
 from crossmargin.margin.types import MaintenanceRate, Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import ZERO, Rounding, div, to_tick
@@ -54,7 +54,7 @@ def _rates_at(legs: Sequence[Position], price: Decimal) -> tuple[MaintenanceRate
     return tuple(rates)
 
 
-def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], fee_in_ratio: bool) -> _Line:
+def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], conventions: Conventions) -> _Line:
     """Sum each leg's ``PnL(t) - requirement(t)`` as ``A + B t`` (``None`` rate: bankruptcy)."""
     constant = ZERO
     slope = ZERO
@@ -64,8 +64,8 @@ def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], fee
         if rate is None:
             mmr = amount = fee = ZERO
         else:
-            mmr, amount = rate.mmr, rate.amount
-            fee = instrument.liquidation_fee if fee_in_ratio else ZERO
+            fee, fixed = fee_terms(leg, conventions)
+            mmr, amount = rate.mmr, rate.amount - fixed
         if instrument.kind == "linear":
             slope += leg.size * (sign - mmr - fee)
             constant += amount - sign * leg.size * leg.entry_price
@@ -108,9 +108,9 @@ def solve_price(
     assert legs, "at least one leg"
     assert len({leg.instrument.kind for leg in legs}) == 1, "legs share one instrument kind"
     if bankruptcy:
-        return _root_price(legs, _line(legs, [None] * len(legs), False), frozen)
+        return _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen)
     rates = _rates_at(legs, legs[0].mark_price)
-    return _solve_from(legs, frozen, rates, _line(legs, rates, conventions.liquidation_fee_in_ratio), conventions)
+    return _solve_from(legs, frozen, rates, _line(legs, rates, conventions), conventions)
 
 
 def _solve_from(
@@ -121,7 +121,6 @@ def _solve_from(
     conventions: Conventions,
 ) -> Decimal | None:
     """Fixed-point walk over tiers from the line of ``rates``, as the venues' FAQs prescribe."""
-    fee_in_ratio = conventions.liquidation_fee_in_ratio
     for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
         price = _root_price(legs, line, frozen)
         if price is None:
@@ -130,11 +129,11 @@ def _solve_from(
         if _same_tiers(rates, at_root):
             return price
         rates = at_root
-        line = _line(legs, rates, fee_in_ratio)
-    return _consistent_root_by_search(legs, frozen, fee_in_ratio)
+        line = _line(legs, rates, conventions)
+    return _consistent_root_by_search(legs, frozen, conventions)
 
 
-def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, fee_in_ratio: bool) -> Decimal | None:
+def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, conventions: Conventions) -> Decimal | None:
     """Try every tier combination; keep the consistent root nearest the mark."""
     choices = []
     for leg in legs:
@@ -148,7 +147,7 @@ def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, fee_in
     for count, combination in enumerate(itertools.product(*choices)):
         if count >= MAX_TIER_COMBINATIONS:
             break
-        price = _root_price(legs, _line(legs, combination, fee_in_ratio), frozen)
+        price = _root_price(legs, _line(legs, combination, conventions), frozen)
         if price is None or not _same_tiers(combination, _rates_at(legs, price)):
             continue
         if best is None or abs(price - mark) < abs(best - mark):
@@ -166,9 +165,9 @@ def price_pair(
 ) -> PricePair:
     """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
     rates = _rates_at(legs, legs[0].mark_price)
-    line = _line(legs, rates, conventions.liquidation_fee_in_ratio)
+    line = _line(legs, rates, conventions)
     liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions)
-    bankruptcy = solve_price(legs, frozen_equity, conventions, bankruptcy=True)
+    bankruptcy = _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen_equity)
     rounding = Rounding.CEILING if _falls_liquidate(legs, line) else Rounding.FLOOR
     tick = legs[0].instrument.tick_size
     return PricePair(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
-from crossmargin.margin.position import maintenance_rate, tier_basis_value, tier_index_for, tier_mmr
+from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value, tier_index_for, tier_mmr
 from crossmargin.margin.types import Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
@@ -69,11 +69,12 @@ def _rate_of(leg: _Leg, tier_index: int) -> tuple[Decimal, Decimal]:
     return rate.mmr, rate.amount
 
 
-def _coefficients(leg: _Leg, fee_in_ratio: bool, tier_index: int | None = None) -> tuple[Decimal, Decimal]:
+def _coefficients(leg: _Leg, conventions: Conventions, tier_index: int | None = None) -> tuple[Decimal, Decimal]:
     """``(constant, slope)`` of ``PnL - requirement`` in the walk variable for one leg."""
     position = leg.position
     mmr, amount = _rate_of(leg, leg.tier_index if tier_index is None else tier_index)
-    fee = position.instrument.liquidation_fee if fee_in_ratio else ZERO
+    fee, fixed = fee_terms(position, conventions)
+    amount -= fixed
     sign = 1 if position.side is Side.LONG else -1
     if position.instrument.kind == "linear":
         return amount - sign * position.size * position.entry_price, leg.scale * (sign - mmr - fee)
@@ -87,7 +88,7 @@ def _is_concave(legs: list[_Leg]) -> bool:
     return all(not leg.tiered or leg.position.instrument.tier_style == "marginal" for leg in legs)
 
 
-def _no_root_beyond(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, increasing: bool) -> bool:
+def _no_root_beyond(legs: list[_Leg], wallet: Decimal, conventions: Conventions, increasing: bool) -> bool:
     """For a concave line positive at ``v = 1``: whether it stays positive to the far end.
 
     Walking up, it does when the slope in the last tiers is not negative (the slope only
@@ -96,24 +97,26 @@ def _no_root_beyond(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, incre
     """
     if increasing:
         far = [
-            _coefficients(leg, fee_in_ratio, len(leg.position.instrument.tiers) - 1 if leg.tiered else None)
+            _coefficients(leg, conventions, len(leg.position.instrument.tiers) - 1 if leg.tiered else None)
             for leg in legs
         ]
         return sum((slope for _, slope in far), ZERO) >= 0
-    near_zero = [_coefficients(leg, fee_in_ratio, 0 if leg.tiered else None) for leg in legs]
+    near_zero = [_coefficients(leg, conventions, 0 if leg.tiered else None) for leg in legs]
     return wallet + sum((constant for constant, _ in near_zero), ZERO) > 0
 
 
-def _line_at(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, tiers: list[int]) -> tuple[Decimal, Decimal]:
+def _line_at(legs: list[_Leg], wallet: Decimal, conventions: Conventions, tiers: list[int]) -> tuple[Decimal, Decimal]:
     constant, slope = wallet, ZERO
     for leg, tier_index in zip(legs, tiers, strict=True):
-        c, s = _coefficients(leg, fee_in_ratio, tier_index)
+        c, s = _coefficients(leg, conventions, tier_index)
         constant += c
         slope += s
     return constant, slope
 
 
-def _newton_from_far_side(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool, increasing: bool) -> Decimal | None:
+def _newton_from_far_side(
+    legs: list[_Leg], wallet: Decimal, conventions: Conventions, increasing: bool
+) -> Decimal | None:
     """The unique root beyond ``v = 1`` of a concave line known to reach zero there.
 
     The pool's line is the minimum over tier choices of straight lines, so each of them
@@ -124,7 +127,7 @@ def _newton_from_far_side(legs: list[_Leg], wallet: Decimal, fee_in_ratio: bool,
     """
     tiers = [(len(leg.position.instrument.tiers) - 1 if increasing else 0) if leg.tiered else 0 for leg in legs]
     for _ in range(sum(len(leg.position.instrument.tiers) for leg in legs) + 2):
-        constant, slope = _line_at(legs, wallet, fee_in_ratio, tiers)
+        constant, slope = _line_at(legs, wallet, conventions, tiers)
         if slope == 0:
             return None
         root = div(-constant, slope, rounding=Rounding.HALF_EVEN)
@@ -142,7 +145,6 @@ def _closed_form_applies(pool: PoolInput, conventions: Conventions) -> bool:
     return (
         len(kinds) == 1
         and conventions.positive_pnl.maintenance == "full"
-        and not conventions.close_fee_in_maintenance
         and all(p.maintenance_amount_override in (None, ZERO) for p in pool.positions)
     )
 
@@ -153,7 +155,6 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     The line's constant and slope are kept as running sums; a heap holds each leg's next
     tier edge, so every step costs one edge division for the legs that cross it.
     """
-    fee_in_ratio = conventions.liquidation_fee_in_ratio
     legs = []
     for position in pool.positions:
         scale = _scale(position)
@@ -162,12 +163,12 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
         index = _tier_entering(position, scale, increasing) if tiered else 0
         legs.append(_Leg(position, scale, tiered, index))
     if _is_concave(legs):
-        if _no_root_beyond(legs, pool.wallet_balance, fee_in_ratio, increasing):
+        if _no_root_beyond(legs, pool.wallet_balance, conventions, increasing):
             return None
-        found = _newton_from_far_side(legs, pool.wallet_balance, fee_in_ratio, increasing)
+        found = _newton_from_far_side(legs, pool.wallet_balance, conventions, increasing)
         if found is not None:
             return found if found > 0 else None
-    coefficients = [_coefficients(leg, fee_in_ratio) for leg in legs]
+    coefficients = [_coefficients(leg, conventions) for leg in legs]
     constant = pool.wallet_balance + sum((c for c, _ in coefficients), ZERO)
     slope = sum((s for _, s in coefficients), ZERO)
     edges: list[tuple[Decimal, int]] = []
@@ -191,7 +192,7 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
             leg_index = heapq.heappop(edges)[1]
             old_constant, old_slope = coefficients[leg_index]
             legs[leg_index].tier_index += 1 if increasing else -1
-            coefficients[leg_index] = new = _coefficients(legs[leg_index], fee_in_ratio)
+            coefficients[leg_index] = new = _coefficients(legs[leg_index], conventions)
             constant += new[0] - old_constant
             slope += new[1] - old_slope
             _push_edge(edges, legs, leg_index, increasing)

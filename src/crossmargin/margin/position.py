@@ -80,11 +80,39 @@ def maintenance_margin(position_notional: Decimal, rate: MaintenanceRate) -> Dec
     return value if value > 0 else ZERO
 
 
+def close_fee(position: Position) -> Decimal:
+    """Estimated taker fee to close at the position's own bankruptcy price (Bybit), rounded up.
+
+    The bankruptcy price is the one of the position's leverage: ``EP x (1 - s/L)`` for linear
+    contracts and ``EP x L / (L + s)`` for inverse ones, so the fee does not move with the mark.
+    """
+    instrument = position.instrument
+    leverage = position.leverage
+    sign = position.side.sign
+    if instrument.kind == "linear":
+        value = position.size * position.entry_price * (leverage - sign)
+        return div(value * instrument.taker_fee, leverage, rounding=Rounding.CEILING)
+    face = position.size * instrument.contract_size
+    return div(
+        face * (leverage + sign) * instrument.taker_fee, position.entry_price * leverage, rounding=Rounding.CEILING
+    )
+
+
+def fee_terms(position: Position, conventions: Conventions) -> tuple[Decimal, Decimal]:
+    """Fees inside the liquidation threshold as ``(rate on notional, fixed amount)``.
+
+    OKX counts a liquidation fee proportional to notional; Bybit the fee to close, which
+    depends on entry and leverage only.
+    """
+    rate = position.instrument.liquidation_fee if conventions.liquidation_fee_in_ratio else ZERO
+    fixed = close_fee(position) if conventions.close_fee_in_maintenance else ZERO
+    return rate, fixed
+
+
 def fee_requirement(position: Position, position_notional: Decimal, conventions: Conventions) -> Decimal:
-    """Fees the venue counts inside the liquidation threshold (OKX: the liquidation fee)."""
-    if conventions.liquidation_fee_in_ratio:
-        return position_notional * position.instrument.liquidation_fee
-    return ZERO
+    """Fees the venue counts inside the liquidation threshold, at one notional."""
+    rate, fixed = fee_terms(position, conventions)
+    return position_notional * rate + fixed
 
 
 def position_figures(position: Position, conventions: Conventions, price: Decimal | None = None) -> PositionFigures:
