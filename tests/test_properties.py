@@ -262,3 +262,49 @@ def test_hedge_mode_legs_share_one_cross_price(data):
             )
         )
         assert abs(at.margin_balance - at.requirement) <= USDT_UNIT
+
+
+@st.composite
+def whole_position_pool(draw: st.DrawFn) -> PoolInput:
+    """Tiers whose rate applies to the whole position (no maintenance amount): a jump at each floor."""
+    from tests.conftest import make_instrument
+
+    instrument = make_instrument(
+        "WHLUSDT",
+        tier_style="whole_position",
+        brackets=[
+            ("0", "100000", "50", "0.01", "0"),
+            ("100000", "500000", "25", "0.02", "0"),
+            ("500000", "2000000", "10", "0.05", "0"),
+            ("2000000", "100000000", "4", "0.1", "0"),
+        ],
+    )
+    positions = tuple(draw(linear_position(instrument)) for _ in range(draw(st.integers(1, 2))))
+    positions = tuple(
+        dataclasses.replace(p, position_side=PositionSide(side)) if len(positions) == 2 else p
+        for p, side in zip(positions, ("long", "short"), strict=False)
+    )
+    if len(positions) == 2:
+        positions = (
+            dataclasses.replace(positions[0], side=Side.LONG),
+            dataclasses.replace(positions[1], side=Side.SHORT, mark_price=positions[0].mark_price),
+        )
+    gross = sum((p.size * p.mark_price for p in positions), D(0))
+    ratio = draw(st.sampled_from([D("0.05"), D("0.1"), D("0.3")]))
+    return PoolInput("USDT", (gross * ratio).quantize(D("0.01")) + 1, positions)
+
+
+@PROPERTY
+@given(whole_position_pool())
+def test_edge_walk_on_discontinuous_tiers_agrees_with_bisection(pool):
+    """Whole-position tiers make the pool's line jump at each floor; the edge walk handles it."""
+    with exact_context():
+        closed = liquidation_move(pool, CONVENTIONS, method="closed_form")
+        searched = liquidation_move(pool, CONVENTIONS, method="bisection")
+    for a, b in ((closed.down, searched.down), (closed.up, searched.up)):
+        if a is None or b is None:
+            assert a is None or abs(a) > D("0.9999") or a > 999
+            continue
+        assert abs(a - b) <= 2 * MOVE_UNIT
+    _check_boundary(pool, CONVENTIONS, closed.down, True)
+    _check_boundary(pool, CONVENTIONS, closed.up, False)

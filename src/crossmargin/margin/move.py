@@ -88,23 +88,6 @@ def _is_concave(legs: list[_Leg]) -> bool:
     return all(not leg.tiered or leg.position.instrument.tier_style == "marginal" for leg in legs)
 
 
-def _no_root_beyond(legs: list[_Leg], wallet: Decimal, conventions: Conventions, increasing: bool) -> bool:
-    """For a concave line positive at ``v = 1``: whether it stays positive to the far end.
-
-    Walking up, it does when the slope in the last tiers is not negative (the slope only
-    falls as ``v`` grows). Walking down to ``v = 0``, it does when the value there, in the
-    first tiers, is positive (a concave function positive at both ends is positive between).
-    """
-    if increasing:
-        far = [
-            _coefficients(leg, conventions, len(leg.position.instrument.tiers) - 1 if leg.tiered else None)
-            for leg in legs
-        ]
-        return sum((slope for _, slope in far), ZERO) >= 0
-    near_zero = [_coefficients(leg, conventions, 0 if leg.tiered else None) for leg in legs]
-    return wallet + sum((constant for constant, _ in near_zero), ZERO) > 0
-
-
 def _line_at(legs: list[_Leg], wallet: Decimal, conventions: Conventions, tiers: list[int]) -> tuple[Decimal, Decimal]:
     constant, slope = wallet, ZERO
     for leg, tier_index in zip(legs, tiers, strict=True):
@@ -114,30 +97,36 @@ def _line_at(legs: list[_Leg], wallet: Decimal, conventions: Conventions, tiers:
     return constant, slope
 
 
-def _newton_from_far_side(
-    legs: list[_Leg], wallet: Decimal, conventions: Conventions, increasing: bool
-) -> Decimal | None:
-    """The unique root beyond ``v = 1`` of a concave line known to reach zero there.
+_UNSETTLED = Decimal(-1)
 
-    The pool's line is the minimum over tier choices of straight lines, so each of them
-    lies above it. Starting from the line of the far-end tiers and then taking, at each
-    new point, the line of the tiers in force there, every root overshoots the true one
+
+def _concave_root(legs: list[_Leg], wallet: Decimal, conventions: Conventions, increasing: bool) -> Decimal | None:
+    """The first root beyond ``v = 1`` of the pool's concave line, or ``None`` if it has none.
+
+    The line is the minimum over tier choices of straight lines, so each of those lies above
+    it. The line of the far-end tiers decides whether a root exists: walking up, none does
+    when its slope is not negative (the slope only falls as ``v`` grows); walking down to
+    ``v = 0``, none does when its value there is positive (a concave function positive at
+    both ends is positive between). Otherwise, starting from that line and then taking, at
+    each new point, the line of the tiers in force there, every root overshoots the true one
     from the far side and the next is closer; once the tiers at the root are the ones that
-    produced it, the root is exact. ``None`` asks the caller to walk the edges instead.
+    produced it, the root is exact. Should rounding at a tier edge keep the tiers from
+    settling, ``_UNSETTLED`` asks the caller to walk the edges instead.
     """
     tiers = [(len(leg.position.instrument.tiers) - 1 if increasing else 0) if leg.tiered else 0 for leg in legs]
+    constant, slope = _line_at(legs, wallet, conventions, tiers)
+    if (increasing and slope >= 0) or (not increasing and constant > 0):
+        return None
     for _ in range(sum(len(leg.position.instrument.tiers) for leg in legs) + 2):
-        constant, slope = _line_at(legs, wallet, conventions, tiers)
-        if slope == 0:
-            return None
         root = div(-constant, slope, rounding=Rounding.HALF_EVEN)
         if root <= 0:
-            return root
+            return None
         here = [_tier_entering(leg.position, leg.scale * root, not increasing) if leg.tiered else 0 for leg in legs]
         if here == tiers:
             return root
         tiers = here
-    return None
+        constant, slope = _line_at(legs, wallet, conventions, tiers)
+    return _UNSETTLED
 
 
 def _closed_form_applies(pool: PoolInput, conventions: Conventions) -> bool:
@@ -157,17 +146,16 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     """
     legs = []
     for position in pool.positions:
-        scale = _scale(position)
         instrument = position.instrument
         tiered = position.mmr_override is None and instrument.tier_basis == "notional" and bool(instrument.tiers)
-        index = _tier_entering(position, scale, increasing) if tiered else 0
-        legs.append(_Leg(position, scale, tiered, index))
+        legs.append(_Leg(position, _scale(position), tiered, 0))
     if _is_concave(legs):
-        if _no_root_beyond(legs, pool.wallet_balance, conventions, increasing):
-            return None
-        found = _newton_from_far_side(legs, pool.wallet_balance, conventions, increasing)
-        if found is not None:
-            return found if found > 0 else None
+        found = _concave_root(legs, pool.wallet_balance, conventions, increasing)
+        if found is not _UNSETTLED:
+            return found
+    for leg in legs:
+        if leg.tiered:
+            leg.tier_index = _tier_entering(leg.position, leg.scale, increasing)
     coefficients = [_coefficients(leg, conventions) for leg in legs]
     constant = pool.wallet_balance + sum((c for c, _ in coefficients), ZERO)
     slope = sum((s for _, s in coefficients), ZERO)
