@@ -178,3 +178,29 @@ def test_import_ccxt_refuses_bad_input(tmp_path):
         "venues", "import-ccxt", str(bogus), str(CCXT / "binanceusdm_tiers.json"), "--name", "x", env_rules=tmp_path
     )
     assert result.returncode == 2 and "MARKETS: must be the non-empty list" in result.stderr
+
+
+def test_version_and_stdin():
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("crossmargin ")
+    piped = subprocess.run(
+        [sys.executable, "-m", "crossmargin", "evaluate", "-", "--json"],
+        input=json.dumps(FAQ),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["pools"][0]["liquidation_move"]["down"] == "-0.076942"
+    broken = subprocess.run(
+        [sys.executable, "-m", "crossmargin", "evaluate", "-"],
+        input="{",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert broken.returncode == 2 and broken.stderr.startswith("error: stdin: is not valid JSON")

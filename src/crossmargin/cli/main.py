@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from crossmargin import __version__
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.render import render_evaluation
 from crossmargin.cli.venues import venues_app
-from crossmargin.margin import evaluate_account, evaluation_to_json, load_account
+from crossmargin.margin import account_from_json, evaluate_account, evaluation_to_json, load_account
 
 app = typer.Typer(
     name="crossmargin",
@@ -24,16 +26,32 @@ app = typer.Typer(
 app.add_typer(venues_app, name="venues")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"crossmargin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Exchange-accurate cross-margin figures for crypto derivatives accounts."""
+
+
 @app.command()
 @input_errors_exit
 def evaluate(
-    accounts: Annotated[list[Path], typer.Argument(help="Account JSON file(s), as in DESIGN 'Interfaces'.")],
+    accounts: Annotated[list[Path], typer.Argument(help="Account JSON file(s); '-' reads one from stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of tables.")] = False,
 ) -> None:
     """Margin ratio, health, withdrawable amount, liquidation prices and the liquidation move."""
     documents = []
     for path in accounts:
-        documents.append((path, evaluation_to_json(evaluate_account(load_account(path)))))
+        snapshot = account_from_json(sys.stdin.read(), source="stdin") if str(path) == "-" else load_account(path)
+        documents.append((path, evaluation_to_json(evaluate_account(snapshot))))
     if as_json:
         payload = documents[0][1] if len(documents) == 1 else [doc for _, doc in documents]
         typer.echo(json.dumps(payload, indent=2))

@@ -4,7 +4,7 @@ Nothing here changes state or does I/O beyond reading an account file; the engin
 risk lab, the simulator and the server all call these same functions.
 """
 
-from crossmargin.margin.account import AccountSnapshot, load_account, parse_account
+from crossmargin.margin.account import AccountSnapshot, account_from_json, load_account, parse_account
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.liquidation import PricePair, price_pair, solve_price
 from crossmargin.margin.move import LiquidationMove, liquidation_move
@@ -25,6 +25,7 @@ __all__ = [
     "PositionSide",
     "PricePair",
     "Side",
+    "account_from_json",
     "evaluate_account",
     "evaluation_to_json",
     "liquidation_move",

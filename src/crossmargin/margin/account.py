@@ -51,22 +51,26 @@ class AccountSnapshot:
         return self.collateral is None or asset in self.collateral
 
 
-def _reject_constant(name: str) -> Any:
-    raise InputError("file", f"contains {name}, which is not a number")
+def account_from_json(text: str, *, source: str) -> AccountSnapshot:
+    """Parse account JSON text (numbers kept as exact decimals); ``source`` names it in errors."""
+
+    def reject_constant(name: str) -> Any:
+        raise InputError(source, f"contains {name}, which is not a number")
+
+    try:
+        raw = json.loads(text, parse_float=Decimal, parse_constant=reject_constant)
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"is not valid JSON ({error.msg} at line {error.lineno})") from None
+    return parse_account(raw)
 
 
 def load_account(path: str | Path) -> AccountSnapshot:
     """Read and validate an account file; a truncated or malformed file is an InputError."""
-    file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(str(path), f"cannot be read ({error.strerror})") from None
-    try:
-        raw = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise InputError(str(path), f"is not valid JSON ({error.msg} at line {error.lineno})") from None
-    return parse_account(raw)
+    return account_from_json(text, source=str(path))
 
 
 def _mapping(raw: object, field: str) -> dict[str, Any]:
