@@ -45,7 +45,7 @@ def _instrument_table(instrument: Instrument) -> Table:
         table.add_row(
             str(index),
             str(tier.floor),
-            str(tier.cap),
+            "open" if tier.cap is None else str(tier.cap),
             str(tier.max_leverage),
             "1/(2 x max lev)" if tier.mmr is None else str(tier.mmr),
             str(tier.maintenance_amount),

@@ -18,7 +18,7 @@ from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.units import InputError, parse_decimal
 
-ACCOUNT_KEYS = {"venue", "note", "balances", "collateral", "prices", "positions"}
+ACCOUNT_KEYS = {"venue", "note", "asset_mode", "balances", "collateral", "prices", "open_interest", "positions"}
 POSITION_KEYS = {
     "symbol",
     "side",

@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crossmargin.margin.position import fee_terms, maintenance_rate, notional, tier_basis_value
+from crossmargin.margin.position import (
+    fee_terms,
+    maintenance_rate,
+    maintenance_value_at_entry,
+    notional,
+    tier_basis_value,
+)
 from crossmargin.margin.types import MaintenanceRate, Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import ZERO, Rounding, div, to_tick
@@ -46,10 +52,11 @@ class _Line:
     slope: Decimal
 
 
-def _rates_at(legs: Sequence[Position], price: Decimal) -> tuple[MaintenanceRate, ...]:
+def _rates_at(legs: Sequence[Position], price: Decimal, conventions: Conventions) -> tuple[MaintenanceRate, ...]:
     rates = []
     for leg in legs:
-        value = notional(leg.instrument, leg.size, price)
+        fixed = maintenance_value_at_entry(leg, conventions)
+        value = notional(leg.instrument, leg.size, price) if fixed is None else fixed
         rates.append(maintenance_rate(leg, tier_basis_value(leg.instrument, leg.size, value)))
     return tuple(rates)
 
@@ -66,6 +73,10 @@ def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], con
         else:
             fee, fixed = fee_terms(leg, conventions)
             mmr, amount = rate.mmr, rate.amount - fixed
+            at_entry = maintenance_value_at_entry(leg, conventions)
+            if at_entry is not None:  # maintenance fixed on the entry value: no slope from it
+                amount -= at_entry * mmr
+                mmr = ZERO
         if instrument.kind == "linear":
             slope += leg.size * (sign - mmr - fee)
             constant += amount - sign * leg.size * leg.entry_price
@@ -109,7 +120,7 @@ def solve_price(
     assert len({leg.instrument.kind for leg in legs}) == 1, "legs share one instrument kind"
     if bankruptcy:
         return _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen)
-    rates = _rates_at(legs, legs[0].mark_price)
+    rates = _rates_at(legs, legs[0].mark_price, conventions)
     return _solve_from(legs, frozen, rates, _line(legs, rates, conventions), conventions)
 
 
@@ -125,7 +136,7 @@ def _solve_from(
         price = _root_price(legs, line, frozen)
         if price is None:
             return None
-        at_root = _rates_at(legs, price)
+        at_root = _rates_at(legs, price, conventions)
         if _same_tiers(rates, at_root):
             return price
         rates = at_root
@@ -137,7 +148,7 @@ def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, conven
     """Try every tier combination; keep the consistent root nearest the mark."""
     choices = []
     for leg in legs:
-        base = _rates_at([leg], leg.mark_price)[0]
+        base = _rates_at([leg], leg.mark_price, conventions)[0]
         if base.tier_index is None:
             choices.append([base])
             continue
@@ -148,7 +159,7 @@ def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, conven
         if count >= MAX_TIER_COMBINATIONS:
             break
         price = _root_price(legs, _line(legs, combination, conventions), frozen)
-        if price is None or not _same_tiers(combination, _rates_at(legs, price)):
+        if price is None or not _same_tiers(combination, _rates_at(legs, price, conventions)):
             continue
         if best is None or abs(price - mark) < abs(best - mark):
             best = price
@@ -164,7 +175,7 @@ def price_pair(
     legs: Sequence[Position], frozen_maintenance: Decimal, frozen_equity: Decimal, conventions: Conventions
 ) -> PricePair:
     """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
-    rates = _rates_at(legs, legs[0].mark_price)
+    rates = _rates_at(legs, legs[0].mark_price, conventions)
     line = _line(legs, rates, conventions)
     liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions)
     bankruptcy = _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen_equity)

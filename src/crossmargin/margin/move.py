@@ -199,7 +199,7 @@ def _push_edge(edges: list[tuple[Decimal, int]], legs: list[_Leg], leg_index: in
     tiers = leg.position.instrument.tiers
     if increasing:
         if leg.tier_index + 1 < len(tiers):
-            edge = div(tiers[leg.tier_index].cap, leg.scale, rounding=Rounding.HALF_EVEN)
+            edge = div(tiers[leg.tier_index + 1].floor, leg.scale, rounding=Rounding.HALF_EVEN)
             heapq.heappush(edges, (edge, leg_index))
         return
     floor = tiers[leg.tier_index].floor

@@ -11,19 +11,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from crossmargin.margin.collateral import ask_rate, collateral_value_usd, require_price
 from crossmargin.margin.position import position_figures
 from crossmargin.margin.types import Position, PositionFigures
-from crossmargin.rules.schema import Conventions
+from crossmargin.rules.schema import Collateral, Conventions
 from crossmargin.units import ZERO, Rounding, div
 
 
 @dataclass(frozen=True, slots=True)
+class MultiAssetValuation:
+    """How a multi-asset pool turns each asset's equity into USD.
+
+    ``balances`` holds every signed wallet balance the pool counts; ``collateral`` the venue's
+    haircut schedule per asset (``None``: not approved, so only a debt counts); ``moving``
+    the assets whose price follows a uniform move of every mark.
+    """
+
+    balances: dict[str, Decimal]
+    prices: dict[str, Decimal]
+    collateral: dict[str, Collateral | None]
+    moving: frozenset[str]
+
+    def scaled(self, price_factor: Decimal | None) -> dict[str, Decimal]:
+        if price_factor is None:
+            return self.prices
+        return {a: p * price_factor if a in self.moving else p for a, p in self.prices.items()}
+
+
+@dataclass(frozen=True, slots=True)
 class PoolInput:
-    """A cross pool: its settlement asset, the collateral that backs it and its positions."""
+    """A cross pool: its settlement asset, the collateral that backs it and its positions.
+
+    A multi-asset pool is valued in USD (``settlement_asset`` "USD", ``valuation`` set); its
+    ``wallet_balance`` is then the USD value of the balances before PnL.
+    """
 
     settlement_asset: str
     wallet_balance: Decimal
     positions: tuple[Position, ...]
+    valuation: MultiAssetValuation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +156,71 @@ def _max_withdrawable(
         counted = sum((counted_pnl(f.unrealized_pnl, "full" if rule == "full" else "none") for f in figures), ZERO)
         value = wallet + counted - kept
     return value if value > 0 else ZERO
+
+
+def _by_asset(
+    valuation: MultiAssetValuation, figures: tuple[PositionFigures, ...], rule: str | None
+) -> dict[str, Decimal]:
+    """Each asset's equity: its balance plus the PnL its positions settle in (per ``rule``)."""
+    equity = dict(valuation.balances)
+    if rule is None:
+        return equity
+    for f in figures:
+        asset = f.position.settlement_asset
+        equity[asset] = equity.get(asset, ZERO) + counted_pnl(f.unrealized_pnl, rule)
+    return equity
+
+
+def multi_asset_figures(
+    pool: PoolInput, valuation: MultiAssetValuation, conventions: Conventions, price_factor: Decimal | None
+) -> PoolFigures:
+    """A USD pool of several collateral assets (Binance Multi-Assets, OKX multi-currency).
+
+    Equity adds each asset's balance plus the PnL settled in it, haircut when positive and in
+    full (at the ask rate) when negative; requirements are valued at each settlement asset's
+    ask rate. Unrealised PnL is reported at the plain price, before haircuts.
+    """
+    prices = valuation.scaled(price_factor)
+    figures = tuple(
+        position_figures(p, conventions, None if price_factor is None else p.mark_price * price_factor)
+        for p in pool.positions
+    )
+
+    def usd(equity: dict[str, Decimal]) -> Decimal:
+        return sum(
+            (collateral_value_usd(x, require_price(prices, a), valuation.collateral.get(a)) for a, x in equity.items()),
+            ZERO,
+        )
+
+    def at_ask(amounts: list[tuple[str, Decimal]]) -> Decimal:
+        return sum((x * ask_rate(require_price(prices, a), valuation.collateral.get(a)) for a, x in amounts), ZERO)
+
+    rules = conventions.positive_pnl
+    initial = at_ask([(f.position.settlement_asset, f.initial_margin) for f in figures])
+    requirement = at_ask([(f.position.settlement_asset, f.requirement) for f in figures])
+    wallet = usd(_by_asset(valuation, figures, None))
+    margin_balance = usd(_by_asset(valuation, figures, rules.maintenance))
+    available = usd(_by_asset(valuation, figures, rules.new_orders)) - initial
+    total_notional = sum((f.notional * require_price(prices, f.position.settlement_asset) for f in figures), ZERO)
+    if rules.withdrawals == "excluded":
+        withdrawable = min(wallet - requirement, usd(_by_asset(valuation, figures, "full")) - initial)
+    else:
+        kept = initial
+        if conventions.withdrawal_min_margin_notional_fraction > 0:
+            kept = max(kept, total_notional * conventions.withdrawal_min_margin_notional_fraction)
+        withdrawable = usd(_by_asset(valuation, figures, rules.withdrawals)) - kept
+    return PoolFigures(
+        pool=pool,
+        positions=figures,
+        wallet_balance=wallet,
+        unrealized_pnl=sum(
+            (f.unrealized_pnl * require_price(prices, f.position.settlement_asset) for f in figures), ZERO
+        ),
+        margin_balance=margin_balance,
+        initial_margin=initial,
+        maintenance_margin=at_ask([(f.position.settlement_asset, f.maintenance_margin) for f in figures]),
+        requirement=requirement,
+        available_balance=available if available > 0 else ZERO,
+        max_withdrawable=withdrawable if withdrawable > 0 else ZERO,
+        notional=total_notional,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from decimal import Decimal
 
-from crossmargin.margin.types import MaintenanceRate, Position, PositionFigures
+from crossmargin.margin.types import MaintenanceRate, MarginMode, Position, PositionFigures
 from crossmargin.rules.schema import Conventions, Instrument, Tier
 from crossmargin.units import ZERO, InputError, Rounding, div
 
@@ -80,21 +80,26 @@ def maintenance_margin(position_notional: Decimal, rate: MaintenanceRate) -> Dec
     return value if value > 0 else ZERO
 
 
-def close_fee(position: Position) -> Decimal:
-    """Estimated taker fee to close at the position's own bankruptcy price (Bybit), rounded up.
+def close_fee_at_bankruptcy(
+    instrument: Instrument, sign: int, size: Decimal, entry_price: Decimal, leverage: Decimal
+) -> Decimal:
+    """Taker fee to close at the bankruptcy price of a position's leverage, rounded up.
 
-    The bankruptcy price is the one of the position's leverage: ``EP x (1 - s/L)`` for linear
-    contracts and ``EP x L / (L + s)`` for inverse ones, so the fee does not move with the mark.
+    The bankruptcy price is ``EP x (1 - s/L)`` for linear contracts and ``EP x L / (L + s)``
+    for inverse ones (Bybit's definition), so the fee does not move with the mark.
     """
-    instrument = position.instrument
-    leverage = position.leverage
-    sign = position.side.sign
+    taker = instrument.fee("taker_fee")
     if instrument.kind == "linear":
-        value = position.size * position.entry_price * (leverage - sign)
-        return div(value * instrument.taker_fee, leverage, rounding=Rounding.CEILING)
-    face = position.size * instrument.contract_size
-    return div(
-        face * (leverage + sign) * instrument.taker_fee, position.entry_price * leverage, rounding=Rounding.CEILING
+        value = size * entry_price * (leverage - sign)
+        return div(value * taker, leverage, rounding=Rounding.CEILING)
+    face = size * instrument.contract_size
+    return div(face * (leverage + sign) * taker, entry_price * leverage, rounding=Rounding.CEILING)
+
+
+def close_fee(position: Position) -> Decimal:
+    """Estimated taker fee to close a position at its own bankruptcy price (Bybit)."""
+    return close_fee_at_bankruptcy(
+        position.instrument, position.side.sign, position.size, position.entry_price, position.leverage
     )
 
 
@@ -104,7 +109,7 @@ def fee_terms(position: Position, conventions: Conventions) -> tuple[Decimal, De
     OKX counts a liquidation fee proportional to notional; Bybit the fee to close, which
     depends on entry and leverage only.
     """
-    rate = position.instrument.liquidation_fee if conventions.liquidation_fee_in_ratio else ZERO
+    rate = position.instrument.fee("liquidation_fee") if conventions.liquidation_fee_in_ratio else ZERO
     fixed = close_fee(position) if conventions.close_fee_in_maintenance else ZERO
     return rate, fixed
 
@@ -115,24 +120,60 @@ def fee_requirement(position: Position, position_notional: Decimal, conventions:
     return position_notional * rate + fixed
 
 
+def initial_margin_fraction(instrument: Instrument, open_interest_notional: Decimal | None) -> Decimal | None:
+    """dYdX's open-interest-scaled IMF, rounded up; ``None`` where the venue has none.
+
+    Between the lower and upper open-interest caps the fraction rises linearly from the base
+    IMF to 100 %; with no caps (upper cap 0) it stays at the base. Maintenance margin keeps
+    using the base rate, so this never raises MM.
+    """
+    scaling = instrument.open_interest_imf
+    if scaling is None:
+        return None
+    base = scaling.base_imf
+    if open_interest_notional is None or scaling.upper_cap == 0 or open_interest_notional <= scaling.lower_cap:
+        return base
+    if open_interest_notional >= scaling.upper_cap:
+        return Decimal(1)
+    spread = (Decimal(1) - base) * (open_interest_notional - scaling.lower_cap)
+    return base + div(spread, scaling.upper_cap - scaling.lower_cap, rounding=Rounding.CEILING)
+
+
+def maintenance_value_at_entry(position: Position, conventions: Conventions) -> Decimal | None:
+    """The fixed value maintenance is computed on, where the venue uses the entry value.
+
+    Bybit values an isolated position's maintenance margin on its entry value; everywhere
+    else it follows the mark (``None``).
+    """
+    if position.margin_mode is MarginMode.ISOLATED and conventions.isolated_maintenance_basis == "entry":
+        return notional(position.instrument, position.size, position.entry_price)
+    return None
+
+
 def position_figures(position: Position, conventions: Conventions, price: Decimal | None = None) -> PositionFigures:
     """Everything the venue computes for one position at ``price`` (default: its mark)."""
     at = position.mark_price if price is None else price
     instrument = position.instrument
     value = notional(instrument, position.size, at)
-    basis = tier_basis_value(instrument, position.size, value)
+    at_entry = maintenance_value_at_entry(position, conventions)
+    maintenance_value = value if at_entry is None else at_entry
+    basis = tier_basis_value(instrument, position.size, maintenance_value)
     rate = maintenance_rate(position, basis)
     tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
     leverage = position.leverage if tier is None else min(position.leverage, tier.max_leverage)
+    initial = div(value, leverage, rounding=Rounding.CEILING)
+    imf = initial_margin_fraction(instrument, position.open_interest_notional)
+    if imf is not None:
+        initial = max(initial, value * imf)
     return PositionFigures(
         position=position,
         price=at,
         notional=value,
         unrealized_pnl=unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, at),
         rate=rate,
-        maintenance_margin=maintenance_margin(value, rate),
+        maintenance_margin=maintenance_margin(maintenance_value, rate),
         fee_requirement=fee_requirement(position, value, conventions),
-        initial_margin=div(value, leverage, rounding=Rounding.CEILING),
+        initial_margin=initial,
         effective_leverage=leverage,
         tier=tier,
     )

@@ -57,6 +57,7 @@ class Position:
     isolated_margin: Decimal | None = None
     mmr_override: Decimal | None = None
     maintenance_amount_override: Decimal | None = None
+    open_interest_notional: Decimal | None = None  # the market's, for OI-scaled IMF (dYdX)
 
     def __post_init__(self) -> None:
         assert self.size > 0, "size is absolute and positive"

@@ -46,7 +46,10 @@ def check_instrument(instrument: Instrument) -> None:
 
 def _check_tier(instrument: Instrument, index: int, tier: Tier) -> None:
     symbol = instrument.symbol
-    if tier.cap <= tier.floor:
+    if tier.cap is None:
+        if index != len(instrument.tiers) - 1:
+            raise _fail(symbol, index, "only the last tier may leave its cap open")
+    elif tier.cap <= tier.floor:
         raise _fail(symbol, index, f"cap {tier.cap} is not above floor {tier.floor}")
     if instrument.maintenance_from_max_leverage:
         if tier.mmr is not None:

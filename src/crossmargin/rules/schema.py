@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from crossmargin.units import parse_decimal
+from crossmargin.units import InputError, parse_decimal
 
 
 def _decimal(value: object) -> Decimal:
@@ -41,13 +41,13 @@ class Frozen(BaseModel):
 
 
 class Tier(Frozen):
-    """One risk tier: from ``floor`` (inclusive) to ``cap`` of the tier basis.
+    """One risk tier: from ``floor`` (inclusive) to ``cap`` of the tier basis (last: may be open).
 
     ``mmr`` may be left out when the instrument derives it from max leverage (Hyperliquid).
     """
 
     floor: NonNegative
-    cap: Positive
+    cap: Positive | None = None  # only the last tier may be open-ended
     max_leverage: Positive
     mmr: NonNegative | None = None
     maintenance_amount: NonNegative = Decimal(0)
@@ -86,15 +86,24 @@ class Instrument(Frozen):
     contract_size: Positive
     tick_size: Positive
     lot_size: Positive
-    maker_fee: Dec = Decimal(0)
-    taker_fee: Dec = Decimal(0)
-    liquidation_fee: NonNegative = Decimal(0)
+    # None: the venue's figure was not found; a computation that needs it refuses.
+    maker_fee: Dec | None = None
+    taker_fee: Dec | None = None
+    liquidation_fee: NonNegative | None = None
     funding: Funding | None = None
     tier_basis: Literal["notional", "contracts", "base_quantity"] = "notional"
     tier_style: Literal["marginal", "whole_position"] = "marginal"
     maintenance_from_max_leverage: bool = False
     open_interest_imf: OpenInterestImf | None = None
     tiers: tuple[Tier, ...] = ()  # empty: table not published; positions must carry an mmr
+
+    def fee(self, name: str) -> Decimal:
+        """A fee rate the computation needs; refuses, naming it, when the rulebook lacks it."""
+        value = getattr(self, name)
+        if value is None:
+            raise InputError(f"{self.symbol}.{name}", "is not in the rulebook (the venue's figure was not found)")
+        assert isinstance(value, Decimal)
+        return value
 
     @functools.cached_property
     def tier_floors(self) -> tuple[Decimal, ...]:
@@ -139,6 +148,10 @@ class Conventions(Frozen):
     close_fee_in_maintenance: bool = False
     liquidation_fee_in_ratio: bool = False
     liquidate_at_equality: bool = True
+    # Bybit values an isolated position's maintenance margin on its entry value, not the mark.
+    isolated_maintenance_basis: Literal["mark", "entry"] = "mark"
+    # Bybit's order cost adds the fee to open and the fee to close to the initial margin.
+    order_cost_includes_fees: bool = False
     liquidation: LiquidationRule = LiquidationRule()
     adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
         "pnl_times_margin_ratio"
@@ -153,12 +166,21 @@ class HaircutTier(Frozen):
 
 
 class Collateral(Frozen):
-    """An asset that may back margin, with haircuts applied to positive balances only."""
+    """An asset that may back margin, with haircuts applied to positive balances only.
+
+    ``haircut_tiers`` are marginal slices (a tax-bracket schedule) whose floors are in the
+    asset's own units or in USD (``tier_unit``). A multi-asset pool values a positive balance
+    at ``price x (1 - bid_buffer)`` times the slice rates and a negative one in full at
+    ``price x (1 + ask_buffer)`` (Binance's bid and ask rates). ``stable`` assets keep their
+    price when every mark of a pool moves together.
+    """
 
     asset: str
     haircut_tiers: tuple[HaircutTier, ...] = (HaircutTier(floor=Decimal(0), rate=Decimal(1)),)
+    tier_unit: Literal["asset", "usd"] = "asset"
     bid_buffer: NonNegative = Decimal(0)
     ask_buffer: NonNegative = Decimal(0)
+    stable: bool = False
 
 
 class AssetSpec(Frozen):
