@@ -38,7 +38,7 @@ def make_instrument(
     **extra: Any,
 ) -> Instrument:
     """An instrument from a bracket list of (floor, cap, max leverage, mmr, amount) strings."""
-    rows = brackets or FREQTRADE_BTCUSDT_BRACKETS
+    rows = brackets if brackets is not None or "tiers" in extra else FREQTRADE_BTCUSDT_BRACKETS
     base = symbol[:3]
     data: dict[str, Any] = {
         "symbol": symbol,
@@ -50,7 +50,8 @@ def make_instrument(
         "tick_size": tick,
         "lot_size": "0.001" if kind == "linear" else "1",
         "tiers": [
-            {"floor": f, "cap": c, "max_leverage": lev, "mmr": m, "maintenance_amount": a} for f, c, lev, m, a in rows
+            {"floor": f, "cap": c, "max_leverage": lev, "mmr": m, "maintenance_amount": a}
+            for f, c, lev, m, a in rows or []
         ],
     }
     data.update(extra)

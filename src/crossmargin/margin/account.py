@@ -8,6 +8,7 @@ back to something else.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -46,6 +47,7 @@ class AccountSnapshot:
     collateral: frozenset[str] | None
     prices: dict[str, Decimal]
     positions: tuple[Position, ...]
+    asset_mode: str = "single"
 
     def approved(self, asset: str) -> bool:
         return self.collateral is None or asset in self.collateral
@@ -109,7 +111,23 @@ def parse_account(raw: object) -> AccountSnapshot:
         raise InputError("positions", "must be a list")
     positions = tuple(_position(rulebook, item, f"positions[{i}]") for i, item in enumerate(raw_positions))
     _check_position_set(positions)
-    return AccountSnapshot(rulebook, balances, collateral, prices, positions)
+    positions = _with_open_interest(rulebook, positions, account.get("open_interest", {}))
+    asset_mode = _choice(account, "asset_mode", "account", ("single", "multi"), rulebook.conventions.asset_mode)
+    return AccountSnapshot(rulebook, balances, collateral, prices, positions, asset_mode)
+
+
+def _with_open_interest(rulebook: Rulebook, positions: tuple[Position, ...], raw: object) -> tuple[Position, ...]:
+    """Attach each market's open interest (notional) to its positions, for OI-scaled IMF."""
+    by_symbol: dict[str, Decimal] = {}
+    for symbol, value in _mapping(raw, "open_interest").items():
+        instrument = rulebook.instrument(str(symbol), field_name=f"open_interest.{symbol}")
+        by_symbol[instrument.symbol] = parse_decimal(value, field=f"open_interest.{symbol}", non_negative=True)
+    if not by_symbol:
+        return positions
+    return tuple(
+        dataclasses.replace(p, open_interest_notional=by_symbol[p.symbol]) if p.symbol in by_symbol else p
+        for p in positions
+    )
 
 
 def _collateral(raw: object) -> frozenset[str] | None:
@@ -122,10 +140,11 @@ def _collateral(raw: object) -> frozenset[str] | None:
 
 def _choice(raw: dict[str, Any], key: str, field: str, options: tuple[str, ...], default: str | None) -> str:
     value = raw.get(key, default)
+    name = key if field == "account" else f"{field}.{key}"
     if value is None:
-        raise InputError(f"{field}.{key}", "is missing")
+        raise InputError(name, "is missing")
     if value not in options:
-        raise InputError(f"{field}.{key}", f"must be one of {', '.join(options)}, got {value!r}")
+        raise InputError(name, f"must be one of {', '.join(options)}, got {value!r}")
     return str(value)
 
 

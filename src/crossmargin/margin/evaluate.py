@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin.account import AccountSnapshot
-from crossmargin.margin.liquidation import PricePair, price_pair
+from crossmargin.margin.collateral import collateral_value_usd, require_price
+from crossmargin.margin.liquidation import PricePair, price_pair, rounded_pair
 from crossmargin.margin.move import LiquidationMove, liquidation_move
-from crossmargin.margin.pool import PoolFigures, PoolInput, counted_pnl, pool_figures
+from crossmargin.margin.numeric import solve_by_bisection, symbol_gap
+from crossmargin.margin.pool import MultiAssetValuation, PoolFigures, PoolInput, counted_pnl, pool_figures
 from crossmargin.margin.position import position_figures
 from crossmargin.margin.types import MarginMode, Position, PositionFigures
 from crossmargin.rules.schema import Conventions
@@ -59,12 +61,33 @@ class Evaluation:
         return any(p.liquidatable for p in self.pools) or any(i.liquidatable for i in self.isolated)
 
 
+def _multi_asset_pool(snapshot: AccountSnapshot) -> PoolInput:
+    """All cross positions in one USD pool backed by every approved asset (and every debt)."""
+    rulebook = snapshot.rulebook
+    cross = tuple(p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS)
+    assets = set(snapshot.balances) | {p.settlement_asset for p in cross}
+    balances = {
+        a: snapshot.balances.get(a, ZERO)
+        for a in sorted(assets)
+        if snapshot.approved(a) or snapshot.balances.get(a, ZERO) < 0 or a in {p.settlement_asset for p in cross}
+    }
+    collateral = {a: rulebook.collateral(a) if snapshot.approved(a) else None for a in balances}
+    prices = {a: require_price(snapshot.prices, a) for a in balances}
+    stable = {a for a, spec in collateral.items() if spec is not None and spec.stable} | {"USD"}
+    moving = frozenset(a for a in balances if a not in stable)
+    valuation = MultiAssetValuation(balances=balances, prices=prices, collateral=collateral, moving=moving)
+    wallet = sum((collateral_value_usd(x, prices[a], collateral[a]) for a, x in balances.items()), ZERO)
+    return PoolInput("USD", wallet, cross, valuation)
+
+
 def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     """One cross pool per settlement asset holding cross positions or a balance the venue takes.
 
     An asset that is held but not approved does not back its pool; a negative balance (a
     debt) always counts in full.
     """
+    if snapshot.asset_mode == "multi":
+        return (_multi_asset_pool(snapshot),)
     data = snapshot.rulebook.data
     settlement_assets = {i.settlement_asset for i in data.instruments} | {c.asset for c in data.collateral}
     grouped: dict[str, list[Position]] = defaultdict(list)
@@ -90,8 +113,26 @@ def _leg_groups(pool: PoolInput, conventions: Conventions) -> list[list[int]]:
     return list(by_symbol.values())
 
 
+def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -> PricePair:
+    """Liquidation and bankruptcy price of a multi-asset pool's legs, by evaluating the pool."""
+    legs = [pool.positions[i] for i in group]
+    liquidation = solve_by_bisection(pool, group, conventions)
+    bankruptcy = solve_by_bisection(pool, group, conventions, bankruptcy=True)
+    gap = symbol_gap(pool, group, conventions)
+    mark = legs[0].mark_price
+    rises_with_price = gap(mark * Decimal("1.000001")) > gap(mark)
+    return rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=rises_with_price)
+
+
 def cross_prices(figures: PoolFigures, conventions: Conventions) -> tuple[PricePair, ...]:
     """Each cross position's liquidation and bankruptcy price, the other marks frozen."""
+    if figures.pool.valuation is not None:
+        groups = _leg_groups(figures.pool, conventions)
+        pairs: dict[int, PricePair] = {}
+        for group in groups:
+            pair = _numeric_pair(figures.pool, group, conventions)
+            pairs.update(dict.fromkeys(group, pair))
+        return tuple(pairs[i] for i in range(len(figures.positions)))
     rule = conventions.positive_pnl.maintenance
     counted = [counted_pnl(f.unrealized_pnl, rule) for f in figures.positions]
     total_equity = figures.wallet_balance + sum(counted, ZERO)

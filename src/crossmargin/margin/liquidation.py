@@ -179,7 +179,14 @@ def price_pair(
     line = _line(legs, rates, conventions)
     liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions)
     bankruptcy = _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen_equity)
-    rounding = Rounding.CEILING if _falls_liquidate(legs, line) else Rounding.FLOOR
+    return rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=_falls_liquidate(legs, line))
+
+
+def rounded_pair(
+    legs: Sequence[Position], liquidation: Decimal | None, bankruptcy: Decimal | None, *, falls_liquidate: bool
+) -> PricePair:
+    """Both prices rounded to the tick toward safety: up where a fall liquidates, else down."""
+    rounding = Rounding.CEILING if falls_liquidate else Rounding.FLOOR
     tick = legs[0].instrument.tick_size
     return PricePair(
         liquidation_exact=liquidation,

@@ -100,6 +100,8 @@ def counted_pnl(unrealized: Decimal, rule: str) -> Decimal:
 
 def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decimal | None = None) -> PoolFigures:
     """All figures of a pool at its marks, or at every mark times ``price_factor``."""
+    if pool.valuation is not None:
+        return multi_asset_figures(pool, pool.valuation, conventions, price_factor)
     figures = tuple(
         position_figures(p, conventions, None if price_factor is None else p.mark_price * price_factor)
         for p in pool.positions
@@ -224,3 +226,38 @@ def multi_asset_figures(
         max_withdrawable=withdrawable if withdrawable > 0 else ZERO,
         notional=total_notional,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFigures:
+    """One asset of a multi-asset pool: balance, equity with PnL, USD value, available."""
+
+    asset: str
+    wallet_balance: Decimal
+    equity: Decimal
+    price: Decimal
+    value_usd: Decimal
+    available: Decimal
+
+
+def asset_breakdown(figures: PoolFigures, conventions: Conventions) -> tuple[AssetFigures, ...]:
+    """Per-asset figures of a multi-asset pool (Binance shows "available" per asset as the
+    pool's available USD at that asset's ask rate)."""
+    valuation = figures.pool.valuation
+    assert valuation is not None
+    equity = _by_asset(valuation, figures.positions, conventions.positive_pnl.maintenance)
+    rows = []
+    for asset in sorted(equity):
+        price = require_price(valuation.prices, asset)
+        spec = valuation.collateral.get(asset)
+        rows.append(
+            AssetFigures(
+                asset=asset,
+                wallet_balance=valuation.balances.get(asset, ZERO),
+                equity=equity[asset],
+                price=price,
+                value_usd=collateral_value_usd(equity[asset], price, spec),
+                available=div(figures.available_balance, ask_rate(price, spec), rounding=Rounding.FLOOR),
+            )
+        )
+    return tuple(rows)

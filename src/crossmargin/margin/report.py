@@ -13,6 +13,7 @@ from typing import Any
 
 from crossmargin.margin.evaluate import Evaluation, IsolatedReport, PoolReport
 from crossmargin.margin.liquidation import PricePair
+from crossmargin.margin.pool import AssetFigures, asset_breakdown
 from crossmargin.margin.types import PositionFigures
 from crossmargin.units import RATIO_UNIT, Rounding, quantize, to_decimal_string
 
@@ -56,7 +57,7 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
     unit = evaluation.snapshot.rulebook.asset_unit(asset)
     conventions = evaluation.snapshot.rulebook.conventions
     ratio_rounding = Rounding.CEILING if conventions.margin_ratio == "maintenance_over_equity" else Rounding.FLOOR
-    return {
+    document: dict[str, Any] = {
         "settlement_asset": asset,
         "liquidatable": report.liquidatable,
         "wallet_balance": _money(figures.wallet_balance, unit, Rounding.FLOOR),
@@ -72,7 +73,26 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
             "down": to_decimal_string(report.move.down),
             "up": to_decimal_string(report.move.up),
         },
-        "positions": [_position(f, p, unit) for f, p in zip(figures.positions, report.prices, strict=True)],
+        "positions": [
+            _position(f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset))
+            for f, p in zip(figures.positions, report.prices, strict=True)
+        ],
+    }
+    if figures.pool.valuation is not None:
+        document["assets"] = [_asset(row, evaluation) for row in asset_breakdown(figures, conventions)]
+    return document
+
+
+def _asset(row: AssetFigures, evaluation: Evaluation) -> dict[str, Any]:
+    unit = evaluation.snapshot.rulebook.asset_unit(row.asset)
+    usd = evaluation.snapshot.rulebook.asset_unit("USD")
+    return {
+        "asset": row.asset,
+        "wallet_balance": _money(row.wallet_balance, unit, Rounding.FLOOR),
+        "equity": _money(row.equity, unit, Rounding.FLOOR),
+        "price": to_decimal_string(row.price),
+        "value_usd": _money(row.value_usd, usd, Rounding.FLOOR),
+        "available": _money(row.available, unit, Rounding.FLOOR),
     }
 
 
@@ -94,6 +114,7 @@ def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "venue": rulebook.venue,
         "rulebook_as_of": rulebook.data.as_of.isoformat(),
+        "asset_mode": evaluation.snapshot.asset_mode,
         "liquidatable": evaluation.liquidatable,
         "pools": [_pool(p, evaluation) for p in evaluation.pools],
         "isolated": [_isolated(i, evaluation) for i in evaluation.isolated],

@@ -1,0 +1,76 @@
+"""Per venue: each closed-form liquidation price equals the root of margin balance = requirement
+found by bisection on the generic pool figures (other marks frozen), within one tick.
+
+The properties of the foundation also run here over every shipped rulebook: the exact
+liquidation price balances the pool, and the liquidation move is the boundary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from crossmargin.margin import liquidation_move, pool_figures
+from crossmargin.margin.evaluate import cross_prices
+from crossmargin.margin.numeric import solve_by_bisection
+from crossmargin.units import exact_context
+from tests.venue_strategies import VENUES, venue_pool
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BP = D("0.0001")
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(data=st.data())
+def test_closed_form_liquidation_price_equals_bisection_root(venue, data):
+    rulebook, pool = data.draw(venue_pool(venue))
+    conventions = rulebook.conventions
+    index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
+    with exact_context():
+        closed = cross_prices(pool_figures(pool, conventions), conventions)[index].liquidation_exact
+        searched = solve_by_bisection(pool, [index], conventions)
+    tick = pool.positions[index].instrument.tick_size
+    if closed is None or searched is None:
+        assert closed is None and searched is None
+        return
+    assert abs(closed - searched) <= tick
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(data=st.data())
+def test_exact_liquidation_price_balances_the_pool(venue, data):
+    rulebook, pool = data.draw(venue_pool(venue))
+    conventions = rulebook.conventions
+    index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
+    with exact_context():
+        price = cross_prices(pool_figures(pool, conventions), conventions)[index].liquidation_exact
+    assume(price is not None)
+    positions = list(pool.positions)
+    positions[index] = dataclasses.replace(positions[index], mark_price=price)
+    with exact_context():
+        figures = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
+    assert abs(figures.margin_balance - figures.requirement) <= rulebook.asset_unit(pool.settlement_asset)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(data=st.data())
+def test_liquidation_move_is_the_boundary_on_every_venue(venue, data):
+    rulebook, pool = data.draw(venue_pool(venue))
+    conventions = rulebook.conventions
+    with exact_context():
+        move = liquidation_move(pool, conventions)
+        for value, downward in ((move.down, True), (move.up, False)):
+            if value is None or value == 0 or (downward and value - BP <= -1):
+                continue
+            inside = value + BP if downward else value - BP
+            outside = value - BP if downward else value + BP
+            if inside != 0 and (inside < 0) == downward:
+                assert not pool_figures(pool, conventions, 1 + inside).is_liquidatable(conventions)
+            assert pool_figures(pool, conventions, 1 + outside).is_liquidatable(conventions)
