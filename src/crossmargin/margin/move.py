@@ -132,7 +132,8 @@ def _concave_root(legs: list[_Leg], wallet: Decimal, conventions: Conventions, i
 def _closed_form_applies(pool: PoolInput, conventions: Conventions) -> bool:
     kinds = {p.instrument.kind for p in pool.positions}
     return (
-        len(kinds) == 1
+        pool.valuation is None
+        and len(kinds) == 1
         and conventions.positive_pnl.maintenance == "full"
         and all(p.maintenance_amount_override in (None, ZERO) for p in pool.positions)
     )
