@@ -202,3 +202,37 @@ def test_w35_pionex_tier_two():
     with exact_context():
         figures = position_figures(position, BASE)
     assert (figures.initial_margin, figures.maintenance_margin) == (D(10000), D(1250))
+
+
+def test_dydx_bankruptcy_and_fillable_price_of_a_partial_close():
+    """dYdX v4 x/clob/keeper/liquidations.go (GetBankruptcyPriceInQuoteQuantums, GetFillablePrice),
+    genesis bankruptcy adjustment 1.0 and spread-to-maintenance ratio 1.5, on the dydx rulebook
+    (BTC-USD IMF 5 %, MMF 3 %): 1 BTC long, net collateral 2,000 at oracle 68,000 (MMR 2,040).
+    Closing 0.1 BTC: dNNV = -6,800, dMMR = -204, bankruptcy quote = 6,800 - 2,000 x 204 / 2,040 = 6,600,
+    i.e. 66,000 per BTC; ABR = 1 - 2,000/2,040 = 40/2,040 and FP = 68,000 - ABR x 1.5 x 2,040 = 67,940."""
+    from crossmargin.margin.closing import closing_prices
+
+    rulebook = load_rulebook("dydx")
+    instrument = rulebook.instrument("BTC-USD")
+    position = make_position(instrument, "long", "1", "66000", "68000", leverage="20")
+    with exact_context():
+        figures = pool_figures(PoolInput("USDC", D(0), (position,)), rulebook.conventions)
+        assert (figures.margin_balance, figures.requirement) == (D(2000), D(2040))
+        assert figures.is_liquidatable(rulebook.conventions)
+        prices = closing_prices(figures, 0, D("0.1"), rulebook.conventions)
+    assert prices.bankruptcy_quote == D(6600)
+    assert prices.bankruptcy_price == D(66000)
+    assert prices.fillable_price == D(67940)
+
+
+def test_dydx_short_gives_up_margin_upward():
+    from crossmargin.margin.closing import closing_prices
+
+    rulebook = load_rulebook("dydx")
+    position = make_position(rulebook.instrument("BTC-USD"), "short", "1", "70000", "68000", leverage="20")
+    with exact_context():
+        figures = pool_figures(PoolInput("USDC", D(-1000), (position,)), rulebook.conventions)
+        prices = closing_prices(figures, 0, D("0.5"), rulebook.conventions)
+    # NC = -1,000 + 2,000 = 1,000; MMR 2,040: the short buys back above the oracle
+    assert prices.fillable_price > 68000 and prices.bankruptcy_price > 68000
+    assert prices.bankruptcy_quote < 0

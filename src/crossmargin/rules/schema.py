@@ -133,6 +133,13 @@ class LiquidationRule(Frozen):
     chunk_fraction: NonNegative | None = None
     chunk_min_notional: NonNegative | None = None
     cooldown_seconds: int | None = None
+    # How a partial close's bankruptcy price is set: with the other positions frozen, or
+    # (dYdX) spreading the account's deficit over positions by their share of maintenance.
+    bankruptcy_rule: Literal["frozen_others", "maintenance_share"] = "frozen_others"
+    # dYdX's fillable price: ABR = clamp(adjustment x (1 - NC / MMR), 0, 1), and the limit
+    # price gives up ABR x spread x the position's maintenance margin.
+    bankruptcy_adjustment: NonNegative | None = None
+    spread_to_maintenance_ratio: NonNegative | None = None
 
 
 class Conventions(Frozen):
