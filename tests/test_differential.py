@@ -11,14 +11,14 @@ import dataclasses
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from crossmargin.margin import liquidation_move, pool_figures
 from crossmargin.margin.evaluate import cross_prices
 from crossmargin.margin.numeric import solve_by_bisection
 from crossmargin.units import exact_context
-from tests.venue_strategies import VENUES, venue_pool
+from tests.venue_strategies import VENUES, describe, venue_pool
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BP = D("0.0001")
@@ -29,6 +29,7 @@ BP = D("0.0001")
 @given(data=st.data())
 def test_closed_form_liquidation_price_equals_bisection_root(venue, data):
     rulebook, pool = data.draw(venue_pool(venue))
+    note(describe(pool))
     conventions = rulebook.conventions
     index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
     with exact_context():
@@ -46,6 +47,7 @@ def test_closed_form_liquidation_price_equals_bisection_root(venue, data):
 @given(data=st.data())
 def test_exact_liquidation_price_balances_the_pool(venue, data):
     rulebook, pool = data.draw(venue_pool(venue))
+    note(describe(pool))
     conventions = rulebook.conventions
     index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
     with exact_context():
@@ -63,6 +65,7 @@ def test_exact_liquidation_price_balances_the_pool(venue, data):
 @given(data=st.data())
 def test_liquidation_move_is_the_boundary_on_every_venue(venue, data):
     rulebook, pool = data.draw(venue_pool(venue))
+    note(describe(pool))
     conventions = rulebook.conventions
     with exact_context():
         move = liquidation_move(pool, conventions)

@@ -50,6 +50,11 @@ def venue_position(draw: st.DrawFn, instrument: Instrument, side: Side | None = 
     )
 
 
+class _Quiet(tuple):  # type: ignore[type-arg]
+    def __repr__(self) -> str:
+        return f"<{self[0].venue} pool>"
+
+
 @st.composite
 def venue_pool(draw: st.DrawFn, venue: str) -> tuple[Rulebook, PoolInput]:
     rulebook = load_rulebook(venue)
@@ -66,4 +71,12 @@ def venue_pool(draw: st.DrawFn, venue: str) -> tuple[Rulebook, PoolInput]:
         gross = sum((p.size * p.instrument.contract_size / p.mark_price for p in positions), D(0))
     ratio = draw(st.sampled_from([D("0.03"), D("0.1"), D("0.3"), D("1")]))
     wallet = (gross * ratio).quantize(rulebook.asset_unit(asset)) + rulebook.asset_unit(asset)
-    return rulebook, PoolInput(asset, wallet, positions)
+    return _Quiet((rulebook, PoolInput(asset, wallet, positions)))  # type: ignore[return-value]
+
+
+def describe(pool: PoolInput) -> str:
+    """A one-line account summary for Hypothesis' failure notes."""
+    legs = "; ".join(
+        f"{p.symbol} {p.side.value} {p.size} @{p.entry_price} mark {p.mark_price} x{p.leverage}" for p in pool.positions
+    )
+    return f"{pool.settlement_asset} wallet {pool.wallet_balance}: {legs}"

@@ -134,14 +134,41 @@ def _solve_from(
     """Fixed-point walk over tiers from the line of ``rates``, as the venues' FAQs prescribe."""
     for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
         price = _root_price(legs, line, frozen)
-        if price is None:
-            return None
+        if price is None:  # no positive root in these tiers; another tier may still have one
+            if _far_end_excludes_root(legs, frozen, line, conventions):
+                return None
+            break
         at_root = _rates_at(legs, price, conventions)
         if _same_tiers(rates, at_root):
             return price
         rates = at_root
         line = _line(legs, rates, conventions)
     return _consistent_root_by_search(legs, frozen, conventions)
+
+
+def _far_end_excludes_root(legs: Sequence[Position], frozen: Decimal, line: _Line, conventions: Conventions) -> bool:
+    """Whether no tier can hold a root, for legs whose gap is concave in ``t``.
+
+    With marginal tiers (or fixed rates) the gap is the minimum of its tier lines, hence
+    concave. Positive at the mark, it has no root toward ``t -> 0`` when its value there (in
+    the first tiers) is positive, and none toward ``t -> infinity`` when the slope of the
+    last tiers is not negative. The side to look at is the one the current line falls to.
+    """
+    if any(leg.mmr_override is None and leg.instrument.tier_style != "marginal" for leg in legs):
+        return False
+    if line.slope == 0:
+        return False
+    toward_zero = line.slope > 0
+    far = [
+        maintenance_rate(leg, ZERO if toward_zero else leg.instrument.tiers[-1].floor)
+        if leg.instrument.tiers
+        else maintenance_rate(leg, ZERO)
+        for leg in legs
+    ]
+    far_line = _line(legs, far, conventions)
+    if toward_zero:
+        return frozen + far_line.constant > 0
+    return far_line.slope >= 0
 
 
 def _consistent_root_by_search(legs: Sequence[Position], frozen: Decimal, conventions: Conventions) -> Decimal | None:

@@ -14,12 +14,13 @@ The result is rounded toward zero: the reported move never overstates the room l
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
-from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value, tier_index_for, tier_mmr
+from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value, tier_mmr
 from crossmargin.margin.types import Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
@@ -51,11 +52,10 @@ def _scale(position: Position) -> Decimal:
 
 
 def _tier_entering(position: Position, basis: Decimal, increasing: bool) -> int:
-    """Tier of the open interval beyond ``basis`` in the walking direction."""
-    index = tier_index_for(position.instrument, basis)
-    if not increasing and index > 0 and basis == position.instrument.tiers[index].floor:
-        return index - 1
-    return index
+    """Tier of the open interval beyond ``basis`` in the walking direction (either boundary rule)."""
+    floors = position.instrument.tier_floors
+    index = (bisect.bisect_right(floors, basis) if increasing else bisect.bisect_left(floors, basis)) - 1
+    return index if index > 0 else 0
 
 
 def _rate_of(leg: _Leg, tier_index: int) -> tuple[Decimal, Decimal]:
@@ -229,24 +229,47 @@ def _gap(pool: PoolInput, conventions: Conventions, move: Decimal) -> Decimal:
     return figures.margin_balance - figures.requirement
 
 
-def _grid(upward: bool) -> list[Decimal]:
+def _grid(pool: PoolInput, upward: bool) -> list[Decimal]:
+    """Moves to try, nearest first: a 0.5 % ladder plus every tier edge of every position.
+
+    The edges matter where tiers apply to the whole position: there the gap jumps, and the
+    window in which it is negative can be narrower than any ladder step.
+    """
     step = Decimal("0.005")
-    points = [step * k for k in range(1, 200)]
-    if not upward:
-        return [-p for p in points] + [Decimal("-0.999"), Decimal("-0.9999"), Decimal("-0.999999")]
-    points.append(ONE)
-    value = ONE
-    while value < 1000:
-        value = quantize(value * Decimal("1.25"), MOVE_UNIT, rounding=Rounding.CEILING)
-        points.append(value)
-    return points
+    ladder = [step * k for k in range(1, 200)]
+    if upward:
+        ladder.append(ONE)
+        value = ONE
+        while value < 1000:
+            value = quantize(value * Decimal("1.25"), MOVE_UNIT, rounding=Rounding.CEILING)
+            ladder.append(value)
+    else:
+        ladder = [-p for p in ladder] + [Decimal("-0.999"), Decimal("-0.9999"), Decimal("-0.999999")]
+    points = set(ladder)
+    for position in pool.positions:
+        basis = _scale(position)
+        if position.mmr_override is not None or position.instrument.tier_basis != "notional":
+            continue
+        for floor in position.instrument.tier_floors[1:]:
+            # linear: basis grows with 1 + m; inverse (coin notional): it shrinks
+            ratio = div(floor, basis, rounding=Rounding.HALF_EVEN)
+            if position.instrument.kind == "inverse":
+                ratio = div(ONE, ratio, rounding=Rounding.HALF_EVEN)
+            edge = ratio - ONE
+            for candidate in (
+                quantize(edge, MOVE_UNIT, rounding=Rounding.FLOOR),
+                quantize(edge, MOVE_UNIT, rounding=Rounding.CEILING),
+            ):
+                if (candidate > 0) == upward and candidate != 0 and candidate > -1:
+                    points.add(candidate)
+    return sorted(points, key=abs)
 
 
 def _bisect(pool: PoolInput, conventions: Conventions, upward: bool) -> Decimal | None:
     """Scan outward for the first sign change, then bisect to one ``MOVE_UNIT``."""
     inside = ZERO
     outside: Decimal | None = None
-    for point in _grid(upward):
+    for point in _grid(pool, upward):
         if _gap(pool, conventions, point) <= 0:
             outside = point
             break

@@ -45,11 +45,15 @@ def tier_basis_value(instrument: Instrument, size: Decimal, position_notional: D
 
 
 def tier_index_for(instrument: Instrument, basis_value: Decimal) -> int:
-    """Index of the tier holding ``basis_value``; an exact floor belongs to the higher tier.
+    """Index of the tier holding ``basis_value``; a value on a boundary belongs to the higher
+    tier (``floor_inclusive``, Binance) or the lower one (``cap_inclusive``, OKX).
 
     Values above the last cap stay in the last tier (the venue would refuse to grow there).
     """
-    index = bisect.bisect_right(instrument.tier_floors, basis_value) - 1
+    if instrument.tier_boundary == "cap_inclusive":
+        index = bisect.bisect_left(instrument.tier_floors, basis_value) - 1
+    else:
+        index = bisect.bisect_right(instrument.tier_floors, basis_value) - 1
     return index if index > 0 else 0
 
 

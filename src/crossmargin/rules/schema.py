@@ -93,6 +93,9 @@ class Instrument(Frozen):
     funding: Funding | None = None
     tier_basis: Literal["notional", "contracts", "base_quantity"] = "notional"
     tier_style: Literal["marginal", "whole_position"] = "marginal"
+    # Which tier owns a value equal to a boundary: Binance's floor ("notional >= floor", the
+    # higher tier) or OKX's cap ("size <= maxSz", the lower tier).
+    tier_boundary: Literal["floor_inclusive", "cap_inclusive"] = "floor_inclusive"
     maintenance_from_max_leverage: bool = False
     open_interest_imf: OpenInterestImf | None = None
     tiers: tuple[Tier, ...] = ()  # empty: table not published; positions must carry an mmr

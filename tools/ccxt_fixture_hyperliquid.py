@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Rebuild the recorded ccxt fixture for Hyperliquid perpetuals.
+
+Runs offline. ccxt's ``hyperliquid`` exchange class is instantiated with market
+loading restricted to the main perpetual dex (``swap``; spot and HIP-3 dexes are
+skipped), and its ``POST /info`` entry point (``publicPostInfo``) is replaced on
+the instance by a function that answers ``{"type": "metaAndAssetCtxs"}`` with the
+recorded response stored under ``tests/fixtures/ccxt/raw/hyperliquid/``. Any other
+request type is refused, so nothing reaches the network. Market parsing is
+ccxt's own code.
+
+ccxt has no ``fetch_leverage_tiers()`` for Hyperliquid (``has['fetchLeverageTiers']``
+is false), so only the markets are written. The margin tables are in the raw
+response (``marginTables``) for readers that want them.
+
+Usage (from the repository root)::
+
+    pip install ccxt
+    python tools/ccxt_fixture_hyperliquid.py
+
+Output:
+    tests/fixtures/ccxt/hyperliquid_markets.json   list of market dicts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
+RAW_DIR = FIXTURE_DIR / "raw" / "hyperliquid"
+
+META_AND_ASSET_CTXS = "info_metaAndAssetCtxs.json"  # POST /info {"type": "metaAndAssetCtxs"}
+
+
+def _load(path: Path):
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _dump(obj, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        json.dump(obj, handle, default=str, indent=1)
+        handle.write("\n")
+
+
+def build(raw_dir: Path):
+    """Return (markets, tiers_supported, ccxt_version) parsed by ccxt from the raw file."""
+    import ccxt  # imported here so --help works without ccxt installed
+
+    recorded = {"metaAndAssetCtxs": _load(raw_dir / META_AND_ASSET_CTXS)}
+
+    exchange = ccxt.hyperliquid()
+    # Main perpetual dex only: no spot markets, no builder-deployed (HIP-3) dexes.
+    exchange.options["fetchMarkets"] = dict(exchange.options.get("fetchMarkets", {}), types=["swap"])
+
+    def info_endpoint(params=None, context=None):
+        request_type = (params or {}).get("type")
+        if request_type not in recorded or (params or {}).get("dex"):
+            raise RuntimeError(f"no recorded response for POST /info {params!r}")
+        return recorded[request_type]
+
+    exchange.publicPostInfo = info_endpoint
+    exchange.public_post_info = info_endpoint
+
+    markets = exchange.fetch_markets()
+    tiers_supported = bool(exchange.has.get("fetchLeverageTiers"))
+    return markets, tiers_supported, ccxt.__version__
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
+    parser.add_argument("--out-dir", type=Path, default=FIXTURE_DIR)
+    args = parser.parse_args(argv)
+
+    markets, tiers_supported, version = build(args.raw_dir)
+    _dump(markets, args.out_dir / "hyperliquid_markets.json")
+    note = "fetchLeverageTiers supported" if tiers_supported else "no fetchLeverageTiers in ccxt: tiers not written"
+    print(f"ccxt {version}: {len(markets)} markets ({note})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
