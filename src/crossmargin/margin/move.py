@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
-from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value, tier_mmr
+from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value
 from crossmargin.margin.types import Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
@@ -62,8 +62,7 @@ def _rate_of(leg: _Leg, tier_index: int) -> tuple[Decimal, Decimal]:
     """``(mmr, amount)`` of the leg in a given tier (or its fixed rate when not tiered)."""
     position = leg.position
     if leg.tiered:
-        tier = position.instrument.tiers[tier_index]
-        return tier_mmr(position.instrument, tier), tier.maintenance_amount
+        return position.instrument.tier_rates[tier_index]
     # an override, or tiers keyed by contracts: the rate does not move with price
     rate = maintenance_rate(position, tier_basis_value(position.instrument, position.size, leg.scale))
     return rate.mmr, rate.amount

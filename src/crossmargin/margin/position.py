@@ -11,7 +11,7 @@ import bisect
 from decimal import Decimal
 
 from crossmargin.margin.types import MaintenanceRate, MarginMode, Position, PositionFigures
-from crossmargin.rules.schema import Conventions, Instrument, Tier
+from crossmargin.rules.schema import Conventions, Instrument
 from crossmargin.units import ZERO, InputError, Rounding, div
 
 
@@ -57,14 +57,6 @@ def tier_index_for(instrument: Instrument, basis_value: Decimal) -> int:
     return index if index > 0 else 0
 
 
-def tier_mmr(instrument: Instrument, tier: Tier) -> Decimal:
-    """A tier's maintenance rate, given or derived as 1 / (2 x max leverage) (rounded up)."""
-    if tier.mmr is not None:
-        return tier.mmr
-    assert instrument.maintenance_from_max_leverage
-    return div(Decimal(1), 2 * tier.max_leverage, rounding=Rounding.CEILING)
-
-
 def maintenance_rate(position: Position, basis_value: Decimal) -> MaintenanceRate:
     """The rate and amount in force for ``position`` at a tier-basis value."""
     if position.mmr_override is not None:
@@ -74,8 +66,8 @@ def maintenance_rate(position: Position, basis_value: Decimal) -> MaintenanceRat
     if not instrument.tiers:
         raise InputError("mmr", f"the rulebook has no tier table for {instrument.symbol}; give mmr")
     index = tier_index_for(instrument, basis_value)
-    tier = instrument.tiers[index]
-    return MaintenanceRate(tier_mmr(instrument, tier), tier.maintenance_amount, index)
+    mmr, amount = instrument.tier_rates[index]
+    return MaintenanceRate(mmr, amount, index)
 
 
 def maintenance_margin(position_notional: Decimal, rate: MaintenanceRate) -> Decimal:

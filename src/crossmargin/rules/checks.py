@@ -54,6 +54,8 @@ def _check_tier(instrument: Instrument, index: int, tier: Tier) -> None:
     if instrument.maintenance_from_max_leverage:
         if tier.mmr is not None:
             raise _fail(symbol, index, "mmr is derived from max leverage here; leave it out")
+        if index == 0 and tier.maintenance_amount not in (None, 0):
+            raise _fail(symbol, index, f"first maintenance amount must be 0, got {tier.maintenance_amount}")
         return
     if tier.mmr is None:
         raise _fail(symbol, index, "mmr is missing")
@@ -62,9 +64,11 @@ def _check_tier(instrument: Instrument, index: int, tier: Tier) -> None:
     # MMR must stay below the tier's initial margin rate 1 / max_leverage; cross-multiplied.
     if tier.mmr * tier.max_leverage >= 1:
         raise _fail(symbol, index, f"mmr {tier.mmr} is not below the IMR 1/{tier.max_leverage}")
-    if instrument.tier_style == "whole_position" and tier.maintenance_amount != 0:
+    if instrument.tier_style == "whole_position" and tier.maintenance_amount not in (None, 0):
         raise _fail(symbol, index, "whole_position tiers carry no maintenance amount")
-    if index == 0 and tier.maintenance_amount != 0:
+    if instrument.tier_style == "marginal" and tier.maintenance_amount is None:
+        raise _fail(symbol, index, "maintenance_amount is missing")
+    if index == 0 and tier.maintenance_amount not in (None, 0):
         raise _fail(symbol, index, f"first maintenance amount must be 0, got {tier.maintenance_amount}")
 
 
@@ -79,6 +83,7 @@ def _check_step(instrument: Instrument, index: int, previous: Tier, tier: Tier) 
         raise _fail(symbol, index, f"mmr {tier.mmr} falls below the previous tier's {previous.mmr}")
     if instrument.tier_style != "marginal":
         return
+    assert tier.maintenance_amount is not None and previous.maintenance_amount is not None
     expected = next_maintenance_amount(previous.maintenance_amount, tier.floor, tier.mmr, previous.mmr)
     if tier.maintenance_amount != expected:
         raise _fail(
@@ -121,3 +126,25 @@ def check_rulebook(rulebook: RulebookFile) -> None:
         floors = [tier.floor for tier in collateral.haircut_tiers]
         if floors[0] != 0 or floors != sorted(set(floors)):
             raise ValueError(f"collateral {collateral.asset}: haircut tiers must start at 0 and rise")
+
+
+def derived_rates(instrument: Instrument) -> tuple[tuple[Decimal, Decimal], ...]:
+    """``(MMR, amount)`` per tier: as given, or derived from max leverage and continuity."""
+    from crossmargin.units import Rounding, div
+
+    rates: list[tuple[Decimal, Decimal]] = []
+    with exact_context():
+        for index, tier in enumerate(instrument.tiers):
+            if tier.mmr is not None:
+                mmr = tier.mmr
+            else:
+                mmr = div(Decimal(1), 2 * tier.max_leverage, rounding=Rounding.CEILING)
+            if tier.maintenance_amount is not None and not instrument.maintenance_from_max_leverage:
+                amount = tier.maintenance_amount
+            elif index == 0 or instrument.tier_style == "whole_position":
+                amount = Decimal(0)
+            else:
+                previous_mmr, previous_amount = rates[-1]
+                amount = next_maintenance_amount(previous_amount, tier.floor, mmr, previous_mmr)
+            rates.append((mmr, amount))
+    return tuple(rates)

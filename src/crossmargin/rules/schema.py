@@ -50,7 +50,8 @@ class Tier(Frozen):
     cap: Positive | None = None  # only the last tier may be open-ended
     max_leverage: Positive
     mmr: NonNegative | None = None
-    maintenance_amount: NonNegative = Decimal(0)
+    # None: derived (instruments whose MMR comes from max leverage); marginal tiers give it.
+    maintenance_amount: NonNegative | None = None
 
 
 class Funding(Frozen):
@@ -107,6 +108,19 @@ class Instrument(Frozen):
             raise InputError(f"{self.symbol}.{name}", "is not in the rulebook (the venue's figure was not found)")
         assert isinstance(value, Decimal)
         return value
+
+    @functools.cached_property
+    def tier_rates(self) -> tuple[tuple[Decimal, Decimal], ...]:
+        """``(MMR, maintenance amount)`` per tier, derived where the rulebook leaves them out.
+
+        Hyperliquid's rate is ``1 / (2 x max leverage)``, not always a finite decimal (3x gives
+        1/6): it is rounded up at 50 digits, and the deductions follow the continuity
+        recursion on those rates exactly, so maintenance stays continuous and never below the
+        exact figure by more than the rate's rounding.
+        """
+        from crossmargin.rules.checks import derived_rates
+
+        return derived_rates(self)
 
     @functools.cached_property
     def tier_floors(self) -> tuple[Decimal, ...]:
