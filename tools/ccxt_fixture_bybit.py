@@ -31,6 +31,9 @@ import json
 import sys
 from pathlib import Path
 
+from ccxt_io import dump_json as _dump
+from ccxt_io import load_json as _load
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
 RAW_DIR = FIXTURE_DIR / "raw" / "bybit"
@@ -42,17 +45,6 @@ INSTRUMENTS = {  # GET /v5/market/instruments-info?category=...
 RISK_LIMIT = {  # GET /v5/market/risk-limit?category=...
     "linear": "v5_market_risk_limit_linear.json",
 }
-
-
-def _load(path: Path):
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def _dump(obj, path: Path) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(obj, handle, default=str, indent=1)
-        handle.write("\n")
 
 
 def _empty(category: str) -> dict:

@@ -25,26 +25,17 @@ Output:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from ccxt_io import dump_json as _dump
+from ccxt_io import load_json as _load
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
 RAW_DIR = FIXTURE_DIR / "raw" / "hyperliquid"
 
 META_AND_ASSET_CTXS = "info_metaAndAssetCtxs.json"  # POST /info {"type": "metaAndAssetCtxs"}
-
-
-def _load(path: Path):
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def _dump(obj, path: Path) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(obj, handle, default=str, indent=1)
-        handle.write("\n")
 
 
 def build(raw_dir: Path):

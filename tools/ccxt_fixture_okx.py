@@ -26,9 +26,11 @@ Outputs:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from ccxt_io import dump_json as _dump
+from ccxt_io import load_json as _load
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
@@ -38,17 +40,6 @@ INSTRUMENTS = "public_instruments_SWAP.json"  # GET /api/v5/public/instruments?i
 POSITION_TIERS = "public_position-tiers_SWAP.json"  # instFamily -> GET /api/v5/public/position-tiers answer
 
 EMPTY = {"code": "0", "msg": "", "data": []}
-
-
-def _load(path: Path):
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-def _dump(obj, path: Path) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(obj, handle, default=str, indent=1)
-        handle.write("\n")
 
 
 def build(raw_dir: Path):

@@ -161,6 +161,8 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     imf = initial_margin_fraction(instrument, position.open_interest_notional)
     if imf is not None:
         initial = max(initial, value * imf)
+    if conventions.close_fee_in_initial:
+        initial += close_fee(position)
     return PositionFigures(
         position=position,
         price=at,

@@ -40,10 +40,15 @@ def _plain(value: Decimal) -> str:
 
 
 def guess_template(markets: list[dict[str, Any]]) -> str:
-    """Which shipped rulebook's conventions fit: Binance USD-M or COIN-M, else generic."""
+    """Which venue's ccxt output this is, by the keys of its raw ``info`` (else generic)."""
     infos = [m.get("info") or {} for m in markets]
-    if infos and all("marginAsset" in info for info in infos):
+    if not infos:
+        return "generic"
+    if all("marginAsset" in info for info in infos):
         return "binance-coinm" if all(m.get("inverse") for m in markets) else "binance-usdm"
+    for key, venue in (("instId", "okx"), ("szDecimals", "hyperliquid"), ("leverageFilter", "bybit")):
+        if all(key in info for info in infos):
+            return venue
     return "generic"
 
 
@@ -51,13 +56,13 @@ def _first(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
 
 
-def _tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Tier rows from ccxt entries; the venue's raw ``info`` strings win over ccxt's floats."""
+def _marginal_tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Binance and Bybit tier rows; the venue's raw ``info`` strings win over ccxt's floats."""
     parsed: list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal | None]] = []
     for index, tier in enumerate(raw_tiers):
         info = tier.get("info") or {}
         where = f"tiers.{symbol}[{index}]"
-        cum = info.get("cum")
+        cum = _first(info.get("cum"), info.get("mmDeduction"))
         parsed.append(
             (
                 _number(
@@ -72,7 +77,7 @@ def _tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]
                     _first(info.get("maintMarginRatio"), tier.get("maintenanceMarginRate")),
                     f"{where}.maintenanceMarginRate",
                 ),
-                None if cum is None else _number(cum, f"{where}.info.cum"),
+                None if cum in (None, "") else _number(cum, f"{where}.info.cum"),
             )
         )
     parsed.sort(key=lambda row: row[0])
@@ -98,28 +103,83 @@ def _tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]
     return rows
 
 
-def _instrument(market: dict[str, Any], raw_tiers: list[dict[str, Any]], template: Rulebook) -> dict[str, Any]:
+def _okx_tiers(symbol: str, raw_tiers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """OKX tiers: sizes in contracts, minSz..maxSz inclusive, the rate on the whole position."""
+    rows: list[dict[str, str]] = []
+    ordered = sorted(
+        raw_tiers, key=lambda t: _number(_first((t.get("info") or {}).get("minSz"), t.get("minNotional")), "minSz")
+    )
+    previous_cap = Decimal(0)
+    for index, tier in enumerate(ordered):
+        info = tier.get("info") or {}
+        where = f"tiers.{symbol}[{index}]"
+        cap = _number(_first(info.get("maxSz"), tier.get("maxNotional")), f"{where}.maxSz")
+        rows.append(
+            {
+                "floor": _plain(previous_cap),
+                "cap": _plain(cap),
+                "max_leverage": _plain(
+                    _number(_first(info.get("maxLever"), tier.get("maxLeverage")), f"{where}.maxLever")
+                ),
+                "mmr": _plain(_number(_first(info.get("mmr"), tier.get("maintenanceMarginRate")), f"{where}.mmr")),
+            }
+        )
+        previous_cap = cap
+    return rows
+
+
+def _tier_fields(venue: str, market: dict[str, Any], symbol: str, raw_tiers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tier block of an instrument in the venue's own terms."""
+    if venue == "okx":
+        return {
+            "tier_basis": "contracts",
+            "tier_style": "whole_position",
+            "tier_boundary": "cap_inclusive",
+            "tiers": _okx_tiers(symbol, raw_tiers),
+        }
+    if venue == "hyperliquid" and not raw_tiers:
+        # ccxt has no tier call for Hyperliquid: one tier at the market's max leverage, MMR 1/(2L)
+        leverage = _number((market.get("info") or {}).get("maxLeverage"), f"markets.{symbol}.info.maxLeverage")
+        return {
+            "tier_basis": "notional",
+            "tier_style": "marginal",
+            "maintenance_from_max_leverage": True,
+            "tiers": [{"floor": "0", "max_leverage": _plain(leverage)}],
+        }
+    return {"tier_basis": "notional", "tier_style": "marginal", "tiers": _marginal_tiers(symbol, raw_tiers)}
+
+
+def _native_symbol(venue: str, market: dict[str, Any]) -> str:
+    info = market.get("info") or {}
+    if venue == "hyperliquid" and info.get("name"):
+        return str(info["name"])  # ccxt numbers Hyperliquid markets; the venue names them
+    return str(market.get("id"))
+
+
+def _instrument(market: dict[str, Any], raw_tiers: list[dict[str, Any]], venue: str) -> dict[str, Any]:
     symbol = str(market.get("symbol"))
     field = f"markets.{symbol}"
     precision = market.get("precision") or {}
     info = market.get("info") or {}
     kind = "inverse" if market.get("inverse") else "linear"
+    contract_size = _number(market.get("contractSize") or 1, f"{field}.contractSize")
+    lot = _number(precision.get("amount"), f"{field}.precision.amount")
+    if kind == "linear" and venue == "okx":
+        lot = lot * contract_size  # OKX lots are contracts; linear sizes here are base units
     entry: dict[str, Any] = {
-        "symbol": str(market.get("id")),
+        "symbol": _native_symbol(venue, market),
         "ccxt_symbol": symbol,
         "kind": kind,
         "contract_type": "future" if market.get("type") == "future" else "perpetual",
         "base_asset": str(market.get("base")),
         "quote_asset": str(market.get("quote")),
         "settlement_asset": str(market.get("settle")),
-        "contract_size": _plain(_number(market.get("contractSize") or 1, f"{field}.contractSize")),
+        "contract_size": _plain(contract_size),
         "tick_size": _plain(_number(precision.get("price"), f"{field}.precision.price")),
-        "lot_size": _plain(_number(precision.get("amount"), f"{field}.precision.amount")),
+        "lot_size": _plain(lot),
         "maker_fee": _plain(_number(market.get("maker"), f"{field}.maker")),
         "taker_fee": _plain(_number(market.get("taker"), f"{field}.taker")),
-        "tier_basis": "notional",
-        "tier_style": "marginal",
-        "tiers": _tiers(symbol, raw_tiers),
+        **_tier_fields(venue, market, symbol, raw_tiers),
     }
     if "liquidationFee" in info:
         entry["liquidation_fee"] = _plain(_number(info["liquidationFee"], f"{field}.info.liquidationFee"))
@@ -139,12 +199,15 @@ def rulebook_from_ccxt(
         raise InputError("MARKETS", "must be the non-empty list that fetch_markets() returns")
     if not isinstance(tiers, dict):
         raise InputError("TIERS", "must be the mapping that fetch_leverage_tiers() returns")
-    chosen = [m for m in markets if isinstance(m, dict) and m.get("symbol") in tiers and m.get("contract")]
+    contracts = [m for m in markets if isinstance(m, dict) and m.get("contract")]
+    template_name = template or guess_template(contracts)
+    # Hyperliquid has no tier call in ccxt: an empty TIERS imports every market at its max leverage.
+    chosen = [m for m in contracts if m.get("symbol") in tiers or (not tiers and template_name == "hyperliquid")]
     if not chosen:
         raise InputError("TIERS", "names no contract market of MARKETS")
-    template_name = template or guess_template(chosen)
     base = load_rulebook(template_name)
-    instruments = [_instrument(m, tiers[m["symbol"]], base) for m in chosen]
+    venue = template_name.split("-")[0] if template_name.startswith("binance") else template_name
+    instruments = [_instrument(m, tiers.get(m["symbol"], []), venue) for m in chosen]
     settle_assets = sorted({i["settlement_asset"] for i in instruments})
     data = {
         "venue": name,

@@ -170,6 +170,7 @@ class Conventions(Frozen):
     positive_pnl: PositivePnl = PositivePnl()
     withdrawal_min_margin_notional_fraction: NonNegative = Decimal(0)
     close_fee_in_maintenance: bool = False
+    close_fee_in_initial: bool = False  # Bybit: the position's IM shows the fee to close too
     liquidation_fee_in_ratio: bool = False
     liquidate_at_equality: bool = True
     # Bybit values an isolated position's maintenance margin on its entry value, not the mark.
