@@ -42,6 +42,33 @@ def test_examples_cover_the_required_accounts():
         "binance-coinm-perp-and-quarterly",
         "binance-losing-short",
     } <= names
+    # the five more venues and multi-asset collateral
+    assert {
+        "hyperliquid-isolated",
+        "hyperliquid-cross",
+        "okx-single-currency-cross",
+        "okx-multi-currency",
+        "bybit-inverse-isolated",
+        "bybit-unified",
+        "dydx-below-maintenance",
+        "binance-multi-assets",
+    } <= names
+
+
+def test_multi_asset_and_venue_examples_report_what_the_venue_computes():
+    documents = {
+        path.stem: json.loads(run("evaluate", str(path), "--json").stdout)
+        for path in EXAMPLES
+        if path.stem in {"dydx-below-maintenance", "okx-single-currency-cross", "binance-multi-assets"}
+    }
+    dydx = documents["dydx-below-maintenance"]
+    assert dydx["liquidatable"] is True and D(dydx["pools"][0]["health"]) < 1
+    okx = documents["okx-single-currency-cross"]["pools"][0]
+    # OKX: maintenance 90,000 x 0.4 % = 360 plus the liquidation fee 90,000 x 0.05 % = 45
+    assert okx["maintenance_margin"] == "405.00000000" and okx["margin_ratio"] == okx["health"]
+    multi = documents["binance-multi-assets"]
+    assert multi["asset_mode"] == "multi" and multi["pools"][0]["settlement_asset"] == "USD"
+    assert {row["asset"] for row in multi["pools"][0]["assets"]} == {"USDT", "USDC"}
 
 
 def test_evaluate_all_examples_human_output():

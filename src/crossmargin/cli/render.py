@@ -103,6 +103,17 @@ def _risk_table(title: str, positions: list[dict[str, Any]], isolated: bool) -> 
     return table
 
 
+def _assets_table(pool: dict[str, Any]) -> Table:
+    table = Table(title="Collateral in the USD pool")
+    for column in ("asset", "wallet", "equity (with PnL)", "price", "value USD (haircut)", "available"):
+        table.add_column(column, justify="left" if column == "asset" else "right")
+    for row in pool["assets"]:
+        table.add_row(
+            row["asset"], *(_trim(row[k]) for k in ("wallet_balance", "equity", "price", "value_usd", "available"))
+        )
+    return table
+
+
 def render_evaluation(document: dict[str, Any], console: Console, source: str) -> None:
     """Print one account's evaluation: move sentences, pool tables, isolated positions."""
     console.rule(f"{source} · {document['venue']} (rules as of {document['rulebook_as_of']})")
@@ -111,6 +122,8 @@ def render_evaluation(document: dict[str, Any], console: Console, source: str) -
         console.print(Text(move_sentence(pool), style=style))
     for pool in document["pools"]:
         console.print(_pool_table(pool))
+        if "assets" in pool:
+            console.print(_assets_table(pool))
         if pool["positions"]:
             console.print(_positions_table(f"{pool['settlement_asset']} cross positions", pool["positions"]))
             console.print(_risk_table(f"{pool['settlement_asset']} cross margin and prices", pool["positions"], False))
