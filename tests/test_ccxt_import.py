@@ -118,3 +118,50 @@ def test_hyperliquid_import_names_coins_and_derives_maintenance_from_leverage():
     assert btc.symbol == "BTC" and btc.maintenance_from_max_leverage
     assert btc.tiers[0].max_leverage == load_rulebook("hyperliquid").instrument("BTC").tiers[0].max_leverage
     assert btc.tier_rates[0] == (D("0.0125"), D(0))  # 1 / (2 x 40)
+
+
+def test_binancecoinm_shape_imports_brackets_in_coin():
+    """No recorded COIN-M bracket response was found, so this builds ccxt's binancecoinm shapes
+    (a market with ``info.marginAsset`` and tiers whose ``info`` carries ``qtyFloor``/``qtyCap``/
+    ``cum``) from the figures of the shipped binance-coinm rulebook and checks they come back."""
+    shipped = load_rulebook("binance-coinm").instrument("BTCUSD_PERP")
+    market = {
+        "id": "BTCUSD_PERP",
+        "symbol": "BTC/USD:BTC",
+        "type": "swap",
+        "contract": True,
+        "linear": False,
+        "inverse": True,
+        "base": "BTC",
+        "quote": "USD",
+        "settle": "BTC",
+        "contractSize": D(100),
+        "precision": {"price": D("0.1"), "amount": D(1)},
+        "maker": D("0.0001"),
+        "taker": D("0.0005"),
+        "info": {"symbol": "BTCUSD_PERP", "marginAsset": "BTC", "liquidationFee": "0.015000"},
+    }
+    tiers = [
+        {
+            "tier": i + 1,
+            "minNotional": t.floor,
+            "maxNotional": t.cap,
+            "maxLeverage": t.max_leverage,
+            "maintenanceMarginRate": t.mmr,
+            "info": {
+                "qtyFloor": str(t.floor),
+                "qtyCap": str(t.cap),
+                "initialLeverage": str(t.max_leverage),
+                "maintMarginRatio": str(t.mmr),
+                "cum": str(t.maintenance_amount),
+            },
+        }
+        for i, t in enumerate(shipped.tiers[:-1])  # the open last tier has no cap to carry
+    ]
+    _, rulebook = rulebook_from_ccxt(
+        [market], {"BTC/USD:BTC": tiers}, name="coinm-import", as_of=datetime.date(2023, 12, 1), origin="built"
+    )
+    imported = rulebook.instrument("BTC/USD:BTC")
+    assert imported.kind == "inverse" and imported.contract_size == D(100)
+    assert imported.tiers == shipped.tiers[:-1]
+    assert rulebook.conventions == load_rulebook("binance-coinm").conventions

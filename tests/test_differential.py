@@ -77,3 +77,42 @@ def test_liquidation_move_is_the_boundary_on_every_venue(venue, data):
             if inside != 0 and (inside < 0) == downward:
                 assert not pool_figures(pool, conventions, 1 + inside).is_liquidatable(conventions)
             assert pool_figures(pool, conventions, 1 + outside).is_liquidatable(conventions)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(data=st.data(), extra=st.integers(min_value=1, max_value=10**6))
+def test_more_wallet_never_worsens_a_liquidation_price(venue, data, extra):
+    rulebook, pool = data.draw(venue_pool(venue))
+    note(describe(pool))
+    conventions = rulebook.conventions
+    richer = dataclasses.replace(pool, wallet_balance=pool.wallet_balance + extra)
+    with exact_context():
+        before = cross_prices(pool_figures(pool, conventions), conventions)
+        after = cross_prices(pool_figures(richer, conventions), conventions)
+    for position, old, new in zip(pool.positions, before, after, strict=True):
+        if old.liquidation_exact is None or new.liquidation_exact is None:
+            continue
+        if position.side.sign > 0:  # a long: more margin, lower price
+            assert new.liquidation_exact <= old.liquidation_exact
+        else:
+            assert new.liquidation_exact >= old.liquidation_exact
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(data=st.data())
+def test_surplus_moves_with_each_positions_direction(venue, data):
+    rulebook, pool = data.draw(venue_pool(venue))
+    note(describe(pool))
+    conventions = rulebook.conventions
+    index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
+    position = pool.positions[index]
+    positions = list(pool.positions)
+    positions[index] = dataclasses.replace(position, mark_price=position.mark_price * D("1.01"))
+    with exact_context():
+        before = pool_figures(pool, conventions)
+        after = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
+    change = (after.margin_balance - after.requirement) - (before.margin_balance - before.requirement)
+    # a long gains as its mark rises, a short loses, on linear and inverse contracts alike
+    assert (change > 0) == (position.side.sign > 0)
