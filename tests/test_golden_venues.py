@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 
@@ -236,3 +237,42 @@ def test_dydx_short_gives_up_margin_upward():
     # NC = -1,000 + 2,000 = 1,000; MMR 2,040: the short buys back above the oracle
     assert prices.fillable_price > 68000 and prices.bankruptcy_price > 68000
     assert prices.bankruptcy_quote < 0
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_hyperliquid_published_liquidation_price_formula(side):
+    """Hyperliquid liquidations docs (venue-rules §5.2): liq = price - side x margin_available /
+    size / (1 - l x side), l = 1 / (2 x max leverage), margin_available = isolated margin - MM.
+    Checked on the hyperliquid rulebook's SOL (20x max: l = 2.5 %)."""
+    rulebook = load_rulebook("hyperliquid")
+    instrument = rulebook.instrument("SOL")
+    position = make_position(
+        instrument, side, "200", "150", "150", mode="isolated", leverage="10", isolated_margin="3000"
+    )
+    with exact_context():
+        report = isolated_report(position, rulebook.conventions)
+    s = 1 if side == "long" else -1
+    leverage_rate = Fraction(1, 40)
+    available = 3000 - 200 * 150 * leverage_rate
+    expected = 150 - s * available / 200 / (1 - leverage_rate * s)
+    assert report.prices.liquidation_exact is not None
+    assert abs(Fraction(report.prices.liquidation_exact) - expected) < Fraction(1, 10**30)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_okx_isolated_liquidation_price_formula(side):
+    """OKX isolated margin ratio = 1 (venue-rules §4.4; freqtrade Exchange.dry_run_liquidation_price):
+    long LP = (EP - margin/(ctVal x n)) / (1 - (MMR + fee)), short LP = (EP + margin/(ctVal x n)) /
+    (1 + (MMR + fee)). On okx's BTC-USDT-SWAP: 150 contracts of 0.01 BTC (tier 1, 0.4 %), fee 0.05 %."""
+    rulebook = load_rulebook("okx")
+    instrument = rulebook.instrument("BTC-USDT-SWAP")
+    position = make_position(
+        instrument, side, "1.5", "60000", "60000", mode="isolated", leverage="20", isolated_margin="4500"
+    )
+    with exact_context():
+        report = isolated_report(position, rulebook.conventions)
+    rate = Fraction("0.004") + Fraction(instrument.fee("liquidation_fee"))
+    per_unit = Fraction(4500) / Fraction("1.5")
+    expected = (60000 - per_unit) / (1 - rate) if side == "long" else (60000 + per_unit) / (1 + rate)
+    assert report.prices.liquidation_exact is not None
+    assert abs(Fraction(report.prices.liquidation_exact) - expected) < Fraction(1, 10**30)

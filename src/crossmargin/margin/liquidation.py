@@ -61,29 +61,43 @@ def _rates_at(legs: Sequence[Position], price: Decimal, conventions: Conventions
     return tuple(rates)
 
 
-def _line(legs: Sequence[Position], rates: Sequence[MaintenanceRate | None], conventions: Conventions) -> _Line:
-    """Sum each leg's ``PnL(t) - requirement(t)`` as ``A + B t`` (``None`` rate: bankruptcy)."""
+def _pnl_line(legs: Sequence[Position]) -> _Line:
+    """The legs' PnL as ``A + B t``: all of the gap when nothing is required (bankruptcy)."""
     constant = ZERO
     slope = ZERO
-    for leg, rate in zip(legs, rates, strict=True):
+    for leg in legs:
         sign = 1 if leg.side is Side.LONG else -1
-        instrument = leg.instrument
-        if rate is None:
-            mmr = amount = fee = ZERO
+        if leg.instrument.kind == "linear":
+            slope += sign * leg.size
+            constant -= sign * leg.size * leg.entry_price
         else:
-            fee, fixed = fee_terms(leg, conventions)
-            mmr, amount = rate.mmr, rate.amount - fixed
-            at_entry = maintenance_value_at_entry(leg, conventions)
-            if at_entry is not None:  # maintenance fixed on the entry value: no slope from it
-                amount -= at_entry * mmr
-                mmr = ZERO
-        if instrument.kind == "linear":
-            slope += leg.size * (sign - mmr - fee)
-            constant += amount - sign * leg.size * leg.entry_price
+            face = leg.size * leg.instrument.contract_size
+            slope -= sign * face
+            constant += sign * div(face, leg.entry_price, rounding=Rounding.FLOOR)
+    return _Line(constant, slope)
+
+
+def _line(
+    legs: Sequence[Position],
+    rates: Sequence[MaintenanceRate],
+    conventions: Conventions,
+    pnl: _Line | None = None,
+) -> _Line:
+    """The legs' ``PnL(t) - requirement(t)`` as ``A + B t`` for one choice of tiers."""
+    base = _pnl_line(legs) if pnl is None else pnl
+    constant, slope = base.constant, base.slope
+    for leg, rate in zip(legs, rates, strict=True):
+        fee, fixed = fee_terms(leg, conventions)
+        mmr, amount = rate.mmr, rate.amount - fixed
+        at_entry = maintenance_value_at_entry(leg, conventions)
+        if at_entry is not None:  # maintenance fixed on the entry value: no slope from it
+            amount -= at_entry * mmr
+            mmr = ZERO
+        if leg.instrument.kind == "linear":
+            slope -= leg.size * (mmr + fee)
         else:
-            face = leg.size * instrument.contract_size
-            slope -= face * (sign + mmr + fee)
-            constant += amount + sign * div(face, leg.entry_price, rounding=Rounding.FLOOR)
+            slope -= leg.size * leg.instrument.contract_size * (mmr + fee)
+        constant += amount
     return _Line(constant, slope)
 
 
@@ -119,9 +133,10 @@ def solve_price(
     assert legs, "at least one leg"
     assert len({leg.instrument.kind for leg in legs}) == 1, "legs share one instrument kind"
     if bankruptcy:
-        return _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen)
+        return _root_price(legs, _pnl_line(legs), frozen)
     rates = _rates_at(legs, legs[0].mark_price, conventions)
-    return _solve_from(legs, frozen, rates, _line(legs, rates, conventions), conventions)
+    pnl = _pnl_line(legs)
+    return _solve_from(legs, frozen, rates, _line(legs, rates, conventions, pnl), conventions, pnl)
 
 
 def _solve_from(
@@ -130,6 +145,7 @@ def _solve_from(
     rates: tuple[MaintenanceRate, ...],
     line: _Line,
     conventions: Conventions,
+    pnl: _Line,
 ) -> Decimal | None:
     """Fixed-point walk over tiers from the line of ``rates``, as the venues' FAQs prescribe."""
     for _ in range(sum(len(leg.instrument.tiers) for leg in legs) + 2):
@@ -142,7 +158,7 @@ def _solve_from(
         if _same_tiers(rates, at_root):
             return price
         rates = at_root
-        line = _line(legs, rates, conventions)
+        line = _line(legs, rates, conventions, pnl)
     return _consistent_root_by_search(legs, frozen, conventions)
 
 
@@ -203,9 +219,10 @@ def price_pair(
 ) -> PricePair:
     """Liquidation and bankruptcy price of ``legs``, exact and rounded to the tick."""
     rates = _rates_at(legs, legs[0].mark_price, conventions)
-    line = _line(legs, rates, conventions)
-    liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions)
-    bankruptcy = _root_price(legs, _line(legs, [None] * len(legs), conventions), frozen_equity)
+    pnl = _pnl_line(legs)
+    line = _line(legs, rates, conventions, pnl)
+    liquidation = _solve_from(legs, frozen_maintenance, rates, line, conventions, pnl)
+    bankruptcy = _root_price(legs, pnl, frozen_equity)
     return rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=_falls_liquidate(legs, line))
 
 
