@@ -24,15 +24,12 @@ Output:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ccxt_io import dump_json as _dump
+from ccxt_io import FIXTURE_DIR, run_recorder
 from ccxt_io import load_json as _load
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
 RAW_DIR = FIXTURE_DIR / "raw" / "hyperliquid"
 
 META_AND_ASSET_CTXS = "info_metaAndAssetCtxs.json"  # POST /info {"type": "metaAndAssetCtxs"}
@@ -58,21 +55,12 @@ def build(raw_dir: Path):
     exchange.public_post_info = info_endpoint
 
     markets = exchange.fetch_markets()
-    tiers_supported = bool(exchange.has.get("fetchLeverageTiers"))
-    return markets, tiers_supported, ccxt.__version__
+    # ccxt offers no leverage-tier call for Hyperliquid: no tiers to record (False)
+    return markets, bool(exchange.has.get("fetchLeverageTiers")), ccxt.__version__
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
-    parser.add_argument("--out-dir", type=Path, default=FIXTURE_DIR)
-    args = parser.parse_args(argv)
-
-    markets, tiers_supported, version = build(args.raw_dir)
-    _dump(markets, args.out_dir / "hyperliquid_markets.json")
-    note = "fetchLeverageTiers supported" if tiers_supported else "no fetchLeverageTiers in ccxt: tiers not written"
-    print(f"ccxt {version}: {len(markets)} markets ({note})")
-    return 0
+    return run_recorder(build, "hyperliquid", RAW_DIR, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,12 @@ Outputs:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ccxt_io import dump_json as _dump
+from ccxt_io import FIXTURE_DIR, run_recorder
 from ccxt_io import load_json as _load
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_DIR = ROOT / "tests" / "fixtures" / "ccxt"
 RAW_DIR = FIXTURE_DIR / "raw"
 
 EXCHANGE_INFO = "fapi_v1_exchangeInfo.json"  # GET /fapi/v1/exchangeInfo
@@ -63,18 +60,7 @@ def build(raw_dir: Path):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=RAW_DIR)
-    parser.add_argument("--out-dir", type=Path, default=FIXTURE_DIR)
-    args = parser.parse_args(argv)
-
-    markets, tiers, version = build(args.raw_dir)
-    _dump(markets, args.out_dir / "binanceusdm_markets.json")
-    _dump(tiers, args.out_dir / "binanceusdm_tiers.json")
-    print(
-        f"ccxt {version}: {len(markets)} markets, {sum(len(v) for v in tiers.values())} tiers over {len(tiers)} symbols"
-    )
-    return 0
+    return run_recorder(build, "binanceusdm", RAW_DIR, __doc__, argv)
 
 
 if __name__ == "__main__":
