@@ -67,6 +67,11 @@ class PoolFigures:
     available_balance: Decimal
     max_withdrawable: Decimal
     notional: Decimal
+    initial_surplus: Decimal = ZERO  # collateral for new orders less IM, not floored at zero
+
+    def meets_initial_margin(self) -> bool:
+        """Whether the pool's collateral for new orders covers its initial margin."""
+        return self.initial_surplus >= 0
 
     def is_liquidatable(self, conventions: Conventions) -> bool:
         """Margin balance at or below the requirement (strictly below where the venue says so)."""
@@ -126,6 +131,7 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         maintenance_margin=maintenance,
         requirement=requirement,
         available_balance=available if available > 0 else ZERO,
+        initial_surplus=available,
         max_withdrawable=_max_withdrawable(conventions, wallet, figures, initial, requirement, total_notional),
         notional=total_notional,
     )
@@ -223,6 +229,7 @@ def multi_asset_figures(
         maintenance_margin=at_ask([(f.position.settlement_asset, f.maintenance_margin) for f in figures]),
         requirement=requirement,
         available_balance=available if available > 0 else ZERO,
+        initial_surplus=available,
         max_withdrawable=withdrawable if withdrawable > 0 else ZERO,
         notional=total_notional,
     )

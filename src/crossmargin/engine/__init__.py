@@ -1,0 +1,1 @@
+"""The account engine: the only code that changes state (commands -> events -> ledger)."""

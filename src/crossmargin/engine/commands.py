@@ -1,0 +1,169 @@
+"""Commands the engine accepts and the closed list of result codes it answers with.
+
+Every command carries an idempotency id. Its body (every field but the id) is hashed in a
+canonical form: the same id with the same body returns the stored result, the same id with
+another body is refused with ``duplicate_id_mismatch`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+
+
+class ResultCode(enum.Enum):
+    """Every answer the engine gives; a command is accepted or rejected for one reason."""
+
+    ACCEPTED = "accepted"
+    INSUFFICIENT_MARGIN = "insufficient_margin"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    WOULD_BREACH_WITHDRAWABLE = "would_breach_withdrawable"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    UNKNOWN_ORDER = "unknown_order"
+    NO_MARK_PRICE = "no_mark_price"
+    REDUCE_ONLY_VIOLATION = "reduce_only_violation"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    LOCKED_COLLATERAL = "locked_collateral"
+    COLLATERAL_NOT_APPROVED = "collateral_not_approved"
+    STALE_PRICE = "stale_price"
+    ACCOUNT_LIQUIDATING = "account_liquidating"
+    LEVERAGE_ABOVE_TIER = "leverage_above_tier"
+    POSITION_OPEN = "position_open"
+    NO_LIQUIDITY = "no_liquidity"
+    INVALID_ARGUMENT = "invalid_argument"
+    DUPLICATE_ID_MISMATCH = "duplicate_id_mismatch"
+
+    @property
+    def accepted(self) -> bool:
+        return self is ResultCode.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Base of every command: ``command_id`` is the caller's idempotency key."""
+
+    command_id: str
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def body_hash(self) -> str:
+        """SHA-256 of the canonical body: kind plus every field except the id."""
+        body = {f.name: _canonical(getattr(self, f.name)) for f in fields(self) if f.name != "command_id"}
+        text = json.dumps({"kind": self.kind, "body": body}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value != 0 else "0"
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit(Command):
+    account: str
+    asset: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw(Command):
+    account: str
+    asset: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TransferMargin(Command):
+    """Move margin between the cross wallet and an isolated position (positive: into it)."""
+
+    account: str
+    symbol: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SetLeverage(Command):
+    account: str
+    symbol: str
+    leverage: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SetMarginMode(Command):
+    account: str
+    symbol: str
+    mode: str  # cross | isolated
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveCollateral(Command):
+    account: str
+    asset: str
+    approved: bool
+
+
+class OrderType(enum.Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder(Command):
+    account: str
+    symbol: str
+    side: str  # buy | sell
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None  # limit price
+    trigger_price: Decimal | None = None  # stop trigger
+    trigger_on: str = "mark"  # mark | last
+    reduce_only: bool = False
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder(Command):
+    account: str
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketUpdate(Command):
+    """New prices for one symbol at ``timestamp_ms``; any of them may be absent."""
+
+    symbol: str
+    timestamp_ms: int
+    mark: Decimal | None = None
+    index: Decimal | None = None
+    last: Decimal | None = None
+    funding_rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettleFunding(Command):
+    """A funding timestamp: positions open now pay or receive the symbol's current rate."""
+
+    symbol: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What the engine answered, and the events it appended (empty when rejected)."""
+
+    command_id: str
+    code: ResultCode
+    message: str = ""
+    events: tuple[dict[str, object], ...] = field(default_factory=tuple)

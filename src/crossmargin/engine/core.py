@@ -1,0 +1,275 @@
+"""The engine: commands in, a result code and events out, money moved only by the ledger.
+
+Every command is answered from one closed list of codes, and remembered by its id: the same
+id and body returns the stored answer, the same id with another body is refused. Every check
+(initial margin after an order, what may be withdrawn, whether an account is liquidatable)
+is asked of the margin functions through the account's :func:`snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from crossmargin.engine.commands import (
+    ApproveCollateral,
+    CancelOrder,
+    Command,
+    Deposit,
+    MarketUpdate,
+    PlaceOrder,
+    Result,
+    ResultCode,
+    SetLeverage,
+    SetMarginMode,
+    SettleFunding,
+    TransferMargin,
+    Withdraw,
+)
+from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
+from crossmargin.engine.state import AccountState, MarketState, isolated, snapshot, wallet
+from crossmargin.margin.evaluate import Evaluation, evaluate_account
+from crossmargin.margin.types import MarginMode
+from crossmargin.rules import Rulebook
+from crossmargin.units import InputError, Rounding, exact_context, quantize
+
+CLEARING = "clearing"
+
+
+class Engine:
+    """One venue's accounts, markets and ledger; ``execute`` is the only way to change them."""
+
+    def __init__(self, rulebook: Rulebook) -> None:
+        self.rulebook = rulebook
+        self.ledger = Ledger()
+        self.accounts: dict[str, AccountState] = {}
+        self.markets: dict[str, MarketState] = {}
+        self.events: list[dict[str, Any]] = []
+        self._results: dict[str, tuple[str, Result]] = {}
+        self._order_sequence = 0
+        self._handlers: dict[type, Callable[[Any], Result]] = {
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            TransferMargin: self._transfer_margin,
+            SetLeverage: self._set_leverage,
+            SetMarginMode: self._set_margin_mode,
+            ApproveCollateral: self._approve,
+            CancelOrder: self._cancel,
+        }
+        from crossmargin.engine import trading
+
+        self._handlers[PlaceOrder] = lambda c: trading.place_order(self, c)
+        self._handlers[MarketUpdate] = lambda c: trading.market_update(self, c)
+        self._handlers[SettleFunding] = lambda c: trading.settle_funding(self, c)
+
+    # -- the one entry point -------------------------------------------------------------
+
+    def execute(self, command: Command) -> Result:
+        """Apply a command once; a retry with the same id and body gets the same answer."""
+        with exact_context():
+            digest = command.body_hash()
+            stored = self._results.get(command.command_id)
+            if stored is not None:
+                if stored[0] == digest:
+                    return stored[1]
+                return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
+            try:
+                result = self._handlers[type(command)](command)
+            except InputError as error:
+                result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))
+            self._results[command.command_id] = (digest, result)
+            self.events.extend(result.events)
+            return result
+
+    # -- helpers shared by the handlers --------------------------------------------------
+
+    def reject(self, command: Command, code: ResultCode, message: str = "") -> Result:
+        return Result(command.command_id, code, message)
+
+    def accept(self, command: Command, events: list[dict[str, Any]]) -> Result:
+        stamped = tuple(dict(event, command_id=command.command_id) for event in events)
+        return Result(command.command_id, ResultCode.ACCEPTED, "", stamped)
+
+    def account(self, account_id: str) -> AccountState:
+        return self.accounts.setdefault(account_id, AccountState(account_id))
+
+    def market(self, symbol: str) -> MarketState:
+        return self.markets.setdefault(symbol, MarketState())
+
+    def unit(self, asset: str) -> Decimal:
+        return self.rulebook.asset_unit(asset)
+
+    def money(self, amount: Decimal, asset: str, *, rounding: Rounding) -> Decimal:
+        return quantize(amount, self.unit(asset), rounding=rounding)
+
+    def evaluate(self, account: AccountState, **changes: Any) -> Evaluation:
+        """The margin functions' view of the account, optionally after hypothetical changes."""
+        return evaluate_account(snapshot(self.rulebook, self.ledger, account, self.markets, **changes))
+
+    def post(self, transfers: list[Transfer]) -> None:
+        if transfers:
+            self.ledger.post(transfers)
+
+    def next_order_id(self) -> str:
+        self._order_sequence += 1
+        return f"o{self._order_sequence}"
+
+    @staticmethod
+    def clearing(asset: str) -> LedgerAccount:
+        return LedgerAccount.venue(AccountKind.CLEARING, asset)
+
+    # -- money in and out ----------------------------------------------------------------
+
+    def _checked_amount(self, amount: Decimal, asset: str, field: str) -> Decimal:
+        if asset not in self.rulebook.data.assets:
+            raise InputError(field, f"{asset} is not an asset of {self.rulebook.venue}")
+        if amount <= 0 or self.money(amount, asset, rounding=Rounding.FLOOR) != amount:
+            raise InputError(field, f"must be positive in units of {self.unit(asset)}, got {amount}")
+        return amount
+
+    def _deposit(self, command: Deposit) -> Result:
+        amount = self._checked_amount(command.amount, command.asset, "amount")
+        target = wallet(command.account, command.asset)
+        if command.account == "insurance":  # seeding the venue's insurance fund
+            target = LedgerAccount.venue(AccountKind.INSURANCE, command.asset)
+        else:
+            self.account(command.account)
+        self.post([Transfer(self.clearing(command.asset), target, amount, "deposit")])
+        return self.accept(
+            command, [{"event": "deposited", "account": command.account, "asset": command.asset, "amount": str(amount)}]
+        )
+
+    def _withdrawable(self, account: AccountState, asset: str) -> Decimal:
+        balance = self.ledger.balance(wallet(account.account_id, asset))
+        pools = [p for p in self.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
+        if not pools:
+            return balance
+        limit = self.money(pools[0].figures.max_withdrawable, asset, rounding=Rounding.FLOOR)
+        return min(balance, limit)
+
+    def _withdraw(self, command: Withdraw) -> Result:
+        amount = self._checked_amount(command.amount, command.asset, "amount")
+        if command.account not in self.accounts:
+            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+        account = self.accounts[command.account]
+        if amount > self._withdrawable(account, command.asset):
+            return self.reject(
+                command,
+                ResultCode.WOULD_BREACH_WITHDRAWABLE,
+                f"at most {self._withdrawable(account, command.asset)} may leave",
+            )
+        self.post([Transfer(wallet(command.account, command.asset), self.clearing(command.asset), amount, "withdraw")])
+        return self.accept(
+            command, [{"event": "withdrew", "account": command.account, "asset": command.asset, "amount": str(amount)}]
+        )
+
+    def _transfer_margin(self, command: TransferMargin) -> Result:
+        if command.account not in self.accounts:
+            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+        account = self.accounts[command.account]
+        position = account.positions.get(command.symbol)
+        if position is None or position.margin_mode is not MarginMode.ISOLATED:
+            return self.reject(command, ResultCode.INVALID_ARGUMENT, "no isolated position in that symbol")
+        asset = self.rulebook.instrument(command.symbol).settlement_asset
+        amount = self._checked_amount(abs(command.amount), asset, "amount")
+        source, target = wallet(account.account_id, asset), isolated(account.account_id, asset, command.symbol)
+        if command.amount > 0:
+            if amount > self._withdrawable(account, asset):
+                return self.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
+        else:
+            source, target = target, source
+            report = next(r for r in self.evaluate(account).isolated if r.figures.position.symbol == command.symbol)
+            removable = min(
+                report.isolated_margin - report.figures.maintenance_margin,
+                report.margin_balance - report.figures.initial_margin,
+            )
+            if amount > removable:
+                return self.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
+        self.post([Transfer(source, target, amount, "isolated_margin")])
+        return self.accept(
+            command,
+            [
+                {
+                    "event": "margin_moved",
+                    "account": account.account_id,
+                    "symbol": command.symbol,
+                    "amount": str(command.amount),
+                }
+            ],
+        )
+
+    # -- settings ------------------------------------------------------------------------
+
+    def _set_leverage(self, command: SetLeverage) -> Result:
+        instrument = self.rulebook.instrument(command.symbol, field_name="symbol")
+        if command.leverage <= 0:
+            raise InputError("leverage", "must be positive")
+        account = self.account(command.account)
+        if instrument.tiers and command.leverage > instrument.tiers[0].max_leverage:
+            return self.reject(command, ResultCode.LEVERAGE_ABOVE_TIER)
+        previous = account.leverage.get(command.symbol)
+        account.leverage[command.symbol] = command.leverage
+        if command.symbol in account.positions and not self._meets_initial(account, instrument.settlement_asset):
+            if previous is None:
+                account.leverage.pop(command.symbol)
+            else:
+                account.leverage[command.symbol] = previous
+            return self.reject(command, ResultCode.INSUFFICIENT_MARGIN)
+        return self.accept(
+            command,
+            [
+                {
+                    "event": "leverage_set",
+                    "account": command.account,
+                    "symbol": command.symbol,
+                    "leverage": str(command.leverage),
+                }
+            ],
+        )
+
+    def _meets_initial(self, account: AccountState, asset: str, **changes: Any) -> bool:
+        evaluation = self.evaluate(account, **changes)
+        pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
+        return all(p.figures.meets_initial_margin() for p in pools)
+
+    def _set_margin_mode(self, command: SetMarginMode) -> Result:
+        self.rulebook.instrument(command.symbol, field_name="symbol")
+        if command.mode not in ("cross", "isolated"):
+            raise InputError("mode", "must be cross or isolated")
+        account = self.account(command.account)
+        if command.symbol in account.positions:
+            return self.reject(command, ResultCode.POSITION_OPEN)
+        account.margin_mode[command.symbol] = MarginMode(command.mode)
+        return self.accept(
+            command,
+            [{"event": "margin_mode_set", "account": command.account, "symbol": command.symbol, "mode": command.mode}],
+        )
+
+    def _approve(self, command: ApproveCollateral) -> Result:
+        account = self.account(command.account)
+        if command.approved:
+            account.revoked.discard(command.asset)
+        else:
+            account.revoked.add(command.asset)
+        return self.accept(
+            command,
+            [
+                {
+                    "event": "collateral_approval",
+                    "account": command.account,
+                    "asset": command.asset,
+                    "approved": command.approved,
+                }
+            ],
+        )
+
+    def _cancel(self, command: CancelOrder) -> Result:
+        account = self.accounts.get(command.account)
+        if account is None or command.order_id not in account.orders:
+            return self.reject(command, ResultCode.UNKNOWN_ORDER)
+        del account.orders[command.order_id]
+        return self.accept(
+            command,
+            [{"event": "order_cancelled", "account": command.account, "order_id": command.order_id, "reason": "user"}],
+        )

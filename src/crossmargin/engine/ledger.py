@@ -1,0 +1,125 @@
+"""Double-entry ledger: every balance change is a transfer between two accounts of one asset.
+
+Balances are derived from transfers, never set. A group of transfers (one engine event) is
+posted all or nothing, and the invariants are checked after every group: per asset the
+balances sum to zero (money is neither created nor destroyed), the insurance fund never goes
+negative, and no user balance stays negative once the group is posted (a deficit must be
+settled within the group, by the insurance fund or by deleveraging). Only the clearing
+account, which stands for the world outside the venue, may be negative.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from crossmargin.units import ZERO
+
+
+class AccountKind(enum.Enum):
+    """What a ledger account is for; one meaning each."""
+
+    WALLET = "wallet"  # a user's cross wallet in one asset
+    ISOLATED = "isolated"  # a user's isolated margin for one symbol
+    STAKED = "staked"  # a user's locked collateral
+    FEES = "fees"  # the venue's fee income
+    INSURANCE = "insurance"  # the insurance fund
+    FUNDING_POOL = "funding_pool"  # funding in transit between payers and receivers
+    CLEARING = "clearing"  # the outside world and the market's other side
+
+
+USER_KINDS = frozenset({AccountKind.WALLET, AccountKind.ISOLATED, AccountKind.STAKED})
+VENUE = "venue"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LedgerAccount:
+    """A ledger account: owner (a user account id, or ``venue``), kind, asset, and for isolated
+    margin the symbol it backs."""
+
+    owner: str
+    kind: AccountKind
+    asset: str
+    symbol: str = ""
+
+    @staticmethod
+    def venue(kind: AccountKind, asset: str) -> LedgerAccount:
+        return LedgerAccount(VENUE, kind, asset)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Move ``amount`` (> 0) of ``asset`` from ``debit`` to ``credit``, for ``reason``."""
+
+    debit: LedgerAccount
+    credit: LedgerAccount
+    amount: Decimal
+    reason: str
+
+    def __post_init__(self) -> None:
+        assert self.amount > 0, "transfers move a positive amount"
+        assert self.debit.asset == self.credit.asset, "both accounts hold the same asset"
+        assert self.debit != self.credit, "a transfer moves between two accounts"
+
+
+class LedgerError(AssertionError):
+    """A posted group broke an invariant: a bug in the engine, never an operating error."""
+
+
+class Ledger:
+    """Balances as the sum of posted transfers, with the invariants checked per group."""
+
+    def __init__(self) -> None:
+        self._balances: dict[LedgerAccount, Decimal] = defaultdict(lambda: ZERO)
+        self._by_owner: dict[str, set[LedgerAccount]] = defaultdict(set)
+        self.posted = 0
+
+    def balance(self, account: LedgerAccount) -> Decimal:
+        return self._balances.get(account, ZERO)
+
+    def owner_balances(self, owner: str) -> dict[LedgerAccount, Decimal]:
+        """Every account of one owner with its balance (zero balances included)."""
+        return {account: self._balances[account] for account in self._by_owner.get(owner, ())}
+
+    def balances(self) -> dict[LedgerAccount, Decimal]:
+        """Every non-zero balance (a copy)."""
+        return {account: value for account, value in self._balances.items() if value != 0}
+
+    def post(self, transfers: Iterable[Transfer]) -> None:
+        """Apply a group atomically: all transfers, then the invariants, or nothing at all."""
+        group = list(transfers)
+        touched: dict[LedgerAccount, Decimal] = {}
+        for transfer in group:
+            for account in (transfer.debit, transfer.credit):
+                touched.setdefault(account, self._balances.get(account, ZERO))
+        after = dict(touched)
+        for transfer in group:
+            after[transfer.debit] -= transfer.amount
+            after[transfer.credit] += transfer.amount
+        self._check(after)
+        self._balances.update(after)
+        for account in after:
+            self._by_owner[account.owner].add(account)
+        self.posted += len(group)
+
+    @staticmethod
+    def _check(after: dict[LedgerAccount, Decimal]) -> None:
+        for account, value in after.items():
+            if value >= 0:
+                continue
+            if account.kind is AccountKind.INSURANCE:
+                raise LedgerError(f"the insurance fund in {account.asset} would go negative ({value})")
+            if account.kind in USER_KINDS:
+                raise LedgerError(f"{account} would stay negative ({value}); settle the deficit in the group")
+
+    def check_conservation(self) -> None:
+        """Per asset, balances sum to zero: every transfer debits exactly what it credits."""
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for account, value in self._balances.items():
+            totals[account.asset] += value
+        for asset, total in totals.items():
+            if total != 0:
+                raise LedgerError(f"{asset} does not balance: {total}")

@@ -1,0 +1,162 @@
+"""Liquidation as the engine runs it: checked after every mark update, fill and funding.
+
+The whole cross pool (or one isolated position) is closed through the depth model, the
+venue's liquidation fee is charged on the liquidated notional, and the account is settled at
+its bankruptcy price against the insurance fund: what equity is left goes to the fund, a
+deficit is paid by it. Every step is an event with its reason.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.positions import apply_fill, notional_of
+from crossmargin.engine.state import AccountState, isolated, wallet
+from crossmargin.margin.types import MarginMode, Side
+from crossmargin.units import ZERO, Rounding
+
+if TYPE_CHECKING:
+    from crossmargin.engine.core import Engine
+
+
+def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
+    """Liquidate every pool or isolated position that the new prices put at or below 1."""
+    events: list[dict[str, Any]] = []
+    for account in list(engine.accounts.values()):
+        if symbol not in account.positions:
+            continue
+        evaluation = engine.evaluate(account)
+        for report in evaluation.pools:
+            if report.liquidatable and report.figures.positions:
+                symbols = [f.position.symbol for f in report.figures.positions]
+                events += _liquidate(engine, account, symbols, report.figures.pool.settlement_asset, cross=True)
+        for iso in evaluation.isolated:
+            if iso.liquidatable and iso.figures.position.symbol in account.positions:
+                position = iso.figures.position
+                events += _liquidate(engine, account, [position.symbol], position.settlement_asset, cross=False)
+    return events
+
+
+def _cancel_orders(account: AccountState) -> list[dict[str, Any]]:
+    events = [
+        {"event": "order_cancelled", "account": account.account_id, "order_id": order_id, "reason": "liquidation"}
+        for order_id in account.orders
+    ]
+    account.orders.clear()
+    return events
+
+
+def _liquidate(
+    engine: Engine, account: AccountState, symbols: list[str], asset: str, *, cross: bool
+) -> list[dict[str, Any]]:
+    owner = account.account_id
+    events: list[dict[str, Any]] = [
+        {
+            "event": "liquidation_started",
+            "account": owner,
+            "asset": asset,
+            "symbols": symbols,
+            "style": "full",
+            "reason": "health at or below 1",
+        }
+    ]
+    events += _cancel_orders(account)
+    transfers: list[Transfer] = []
+    target = wallet(owner, asset) if cross else isolated(owner, asset, symbols[0])
+    balance = engine.ledger.balance(target)
+    liquidated_notional = ZERO
+    fee_rate = ZERO
+    for symbol in symbols:
+        instrument = engine.rulebook.instrument(symbol)
+        position = account.positions[symbol]
+        mark = engine.market(symbol).mark
+        assert mark is not None
+        side = "sell" if position.side is Side.LONG else "buy"
+        from crossmargin.engine.trading import sweep_for
+
+        filled, average, worst = sweep_for(engine, instrument, side, position.size, mark)
+        # what the book cannot absorb is taken over at its worst level (or the mark)
+        price = average if filled == position.size and average is not None else (worst or mark)
+        outcome = apply_fill(instrument, position, side, position.size, price, position.margin_mode)
+        realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
+        balance += realized
+        if realized > 0:
+            transfers.append(Transfer(engine.clearing(asset), target, realized, "liquidation_close"))
+        elif realized < 0:
+            transfers.append(Transfer(target, engine.clearing(asset), -realized, "liquidation_close"))
+        liquidated_notional += notional_of(instrument, position.size, price)
+        fee_rate = max(fee_rate, instrument.liquidation_fee or ZERO)
+        events.append(
+            {
+                "event": "liquidation_fill",
+                "account": owner,
+                "symbol": symbol,
+                "side": side,
+                "quantity": str(position.size),
+                "price": str(price),
+                "realized_pnl": str(realized),
+            }
+        )
+        del account.positions[symbol]
+    transfers += _settle(engine, account, target, asset, balance, liquidated_notional * fee_rate, events)
+    engine.post(transfers)
+    account.liquidations += 1
+    return events
+
+
+def _settle(
+    engine: Engine,
+    account: AccountState,
+    target: LedgerAccount,
+    asset: str,
+    balance: Decimal,
+    fee_due: Decimal,
+    events: list[dict[str, Any]],
+) -> list[Transfer]:
+    """Fee to the fund, then settlement at the bankruptcy price: equity to the fund, or deficit from it."""
+    insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
+    transfers: list[Transfer] = []
+    fee = min(engine.money(fee_due, asset, rounding=Rounding.CEILING), max(balance, ZERO))
+    if fee > 0:
+        transfers.append(Transfer(target, insurance, fee, "liquidation_fee"))
+        balance -= fee
+    fund = engine.ledger.balance(insurance) + fee
+    if balance > 0:
+        transfers.append(Transfer(target, insurance, balance, "bankruptcy_settlement"))
+        events.append(
+            {
+                "event": "insurance_fund",
+                "account": account.account_id,
+                "asset": asset,
+                "amount": str(balance),
+                "reason": "equity above bankruptcy",
+            }
+        )
+    elif balance < 0:
+        covered = min(-balance, fund)
+        if covered > 0:
+            transfers.append(Transfer(insurance, target, covered, "insurance_cover"))
+        events.append(
+            {
+                "event": "insurance_fund",
+                "account": account.account_id,
+                "asset": asset,
+                "amount": str(-covered),
+                "reason": "deficit covered",
+            }
+        )
+        shortfall = -balance - covered
+        if shortfall > 0:
+            # Beyond the fund: the venue's own backstop books it (deleveraging comes next).
+            transfers.append(Transfer(engine.clearing(asset), target, shortfall, "venue_backstop"))
+            events.append(
+                {"event": "venue_backstop", "account": account.account_id, "asset": asset, "amount": str(shortfall)}
+            )
+    if target.kind is AccountKind.ISOLATED:
+        events.append({"event": "isolated_closed", "account": account.account_id, "symbol": target.symbol})
+    return transfers
+
+
+__all__ = ["MarginMode", "check_liquidations"]

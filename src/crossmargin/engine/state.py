@@ -1,0 +1,128 @@
+"""Engine state: accounts, positions, resting orders and market data, plus its margin view.
+
+Money lives in the ledger; everything else a venue tracks lives here. ``snapshot`` turns an
+account into the frozen inputs of the margin functions (the same ones ``crossmargin
+evaluate`` uses), so every check the engine makes is the foundation's own figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
+from crossmargin.margin.account import AccountSnapshot
+from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
+from crossmargin.rules import Rulebook
+
+
+@dataclass
+class PositionState:
+    """An open position: absolute size with its side, average entry price, margin mode."""
+
+    symbol: str
+    side: Side
+    size: Decimal
+    entry_price: Decimal
+    margin_mode: MarginMode
+    position_side: PositionSide = PositionSide.BOTH
+
+
+@dataclass
+class OrderState:
+    """A resting order (limit, or stop waiting for its trigger)."""
+
+    order_id: str
+    account: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    order_type: str
+    price: Decimal | None
+    trigger_price: Decimal | None
+    trigger_on: str
+    reduce_only: bool
+
+
+@dataclass
+class AccountState:
+    """One user account of the engine."""
+
+    account_id: str
+    leverage: dict[str, Decimal] = field(default_factory=dict)
+    margin_mode: dict[str, MarginMode] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)  # assets the user withdrew approval from
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    liquidations: int = 0
+
+
+@dataclass
+class MarketState:
+    """Latest prices of a symbol; ``None`` until first seen."""
+
+    mark: Decimal | None = None
+    index: Decimal | None = None
+    last: Decimal | None = None
+    funding_rate: Decimal | None = None
+    timestamp_ms: int = 0
+
+
+def wallet(account_id: str, asset: str) -> LedgerAccount:
+    return LedgerAccount(account_id, AccountKind.WALLET, asset)
+
+
+def isolated(account_id: str, asset: str, symbol: str) -> LedgerAccount:
+    return LedgerAccount(account_id, AccountKind.ISOLATED, asset, symbol)
+
+
+def snapshot(
+    rulebook: Rulebook,
+    ledger: Ledger,
+    account: AccountState,
+    markets: dict[str, MarketState],
+    overrides: dict[str, PositionState | None] | None = None,
+    balance_changes: dict[str, Decimal] | None = None,
+) -> AccountSnapshot:
+    """The account as the margin functions see it, optionally with hypothetical changes.
+
+    ``overrides`` replaces (or with ``None`` removes) positions by symbol, and
+    ``balance_changes`` adds to wallet balances: how an order or a withdrawal is checked
+    against the state it would leave behind.
+    """
+    states = dict(account.positions)
+    for symbol, replacement in (overrides or {}).items():
+        if replacement is None:
+            states.pop(symbol, None)
+        else:
+            states[symbol] = replacement
+    positions = []
+    for symbol, state in states.items():
+        instrument = rulebook.instrument(symbol)
+        mark = markets[symbol].mark
+        assert mark is not None, "a position's market has a mark"
+        isolated_margin = None
+        if state.margin_mode is MarginMode.ISOLATED:
+            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, symbol))
+        positions.append(
+            Position(
+                instrument=instrument,
+                side=state.side,
+                size=state.size,
+                entry_price=state.entry_price,
+                mark_price=mark,
+                margin_mode=state.margin_mode,
+                leverage=account.leverage.get(symbol, rulebook.conventions.default_leverage),
+                position_side=state.position_side,
+                isolated_margin=isolated_margin,
+            )
+        )
+    balances: dict[str, Decimal] = {}
+    for ledger_account, value in ledger.owner_balances(account.account_id).items():
+        if ledger_account.kind is AccountKind.WALLET:
+            balances[ledger_account.asset] = value
+    for asset, change in (balance_changes or {}).items():
+        balances[asset] = balances.get(asset, Decimal(0)) + change
+    assets = set(balances) | {p.settlement_asset for p in positions}
+    approved = frozenset(a for a in assets if a not in account.revoked)
+    return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), rulebook.conventions.asset_mode)

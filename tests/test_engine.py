@@ -1,0 +1,156 @@
+"""The engine: result codes, idempotency, fills, funding and full liquidation against the ledger."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from crossmargin.engine.commands import (
+    ApproveCollateral,
+    CancelOrder,
+    Deposit,
+    MarketUpdate,
+    OrderType,
+    PlaceOrder,
+    ResultCode,
+    SetLeverage,
+    SetMarginMode,
+    SettleFunding,
+    TransferMargin,
+    Withdraw,
+)
+from crossmargin.engine.core import Engine
+from crossmargin.engine.ledger import AccountKind, LedgerAccount
+from crossmargin.engine.state import isolated, wallet
+from crossmargin.rules import load_rulebook
+
+
+@pytest.fixture
+def engine() -> Engine:
+    engine = Engine(load_rulebook("generic"))
+    assert engine.execute(Deposit("seed-fund", "insurance", "USD", D(100000))).code.accepted
+    assert engine.execute(Deposit("seed-alice", "alice", "USD", D(10000))).code.accepted
+    assert engine.execute(
+        MarketUpdate("seed-mark", "BTC-PERP", 1, mark=D(50000), funding_rate=D("0.0001"))
+    ).code.accepted
+    return engine
+
+
+def _code(engine: Engine, command) -> ResultCode:  # type: ignore[no-untyped-def]
+    result = engine.execute(command)
+    engine.ledger.check_conservation()
+    return result.code
+
+
+def test_same_id_same_body_returns_the_stored_result(engine):
+    first = engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1")))
+    again = engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1")))
+    assert first == again and first.code.accepted
+    assert engine.accounts["alice"].positions["BTC-PERP"].size == D("0.1")  # applied once
+
+
+def test_same_id_other_body_is_refused_and_changes_nothing(engine):
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1")))
+    before = engine.ledger.balances()
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.2"))) is ResultCode.DUPLICATE_ID_MISMATCH
+    assert engine.ledger.balances() == before
+
+
+def test_a_rejected_id_stays_rejected(engine):
+    assert _code(engine, Withdraw("w1", "alice", "USD", D(20000))) is ResultCode.WOULD_BREACH_WITHDRAWABLE
+    engine.execute(Deposit("more", "alice", "USD", D(20000)))
+    assert _code(engine, Withdraw("w1", "alice", "USD", D(20000))) is ResultCode.WOULD_BREACH_WITHDRAWABLE
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (PlaceOrder("x", "alice", "BTC-PERP", "buy", D(10)), ResultCode.INSUFFICIENT_MARGIN),
+        (PlaceOrder("x", "alice", "NOPE", "buy", D(1)), ResultCode.UNKNOWN_SYMBOL),
+        (PlaceOrder("x", "alice", "ETH-PERP", "buy", D(1)), ResultCode.NO_MARK_PRICE),
+        (PlaceOrder("x", "alice", "BTC-PERP", "sell", D("0.1"), reduce_only=True), ResultCode.REDUCE_ONLY_VIOLATION),
+        (
+            PlaceOrder("x", "alice", "BTC-PERP", "buy", D("0.1"), OrderType.LIMIT, price=D(51000), post_only=True),
+            ResultCode.POST_ONLY_WOULD_TAKE,
+        ),
+        (PlaceOrder("x", "alice", "BTC-PERP", "buy", D("0.00001")), ResultCode.INVALID_ARGUMENT),
+        (Withdraw("x", "bob", "USD", D(1)), ResultCode.UNKNOWN_ACCOUNT),
+        (Withdraw("x", "alice", "USD", D(10001)), ResultCode.WOULD_BREACH_WITHDRAWABLE),
+        (Withdraw("x", "alice", "USD", D("0.0000001")), ResultCode.INVALID_ARGUMENT),
+        (CancelOrder("x", "alice", "nope"), ResultCode.UNKNOWN_ORDER),
+        (SetLeverage("x", "alice", "BTC-PERP", D(500)), ResultCode.LEVERAGE_ABOVE_TIER),
+        (TransferMargin("x", "alice", "BTC-PERP", D(10)), ResultCode.INVALID_ARGUMENT),
+        (MarketUpdate("x", "NOPE", 2, mark=D(1)), ResultCode.UNKNOWN_SYMBOL),
+    ],
+    ids=lambda value: value.value if isinstance(value, ResultCode) else "",
+)
+def test_rejections(engine, command, code):
+    before = engine.ledger.balances()
+    assert _code(engine, command) is code
+    assert engine.ledger.balances() == before
+
+
+def test_margin_mode_cannot_change_with_a_position_open(engine):
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1")))
+    assert _code(engine, SetMarginMode("m", "alice", "BTC-PERP", "isolated")) is ResultCode.POSITION_OPEN
+
+
+def test_fill_books_fee_and_realized_pnl(engine):
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1))) is ResultCode.ACCEPTED
+    engine.execute(MarketUpdate("m2", "BTC-PERP", 2, mark=D(51000)))
+    assert _code(engine, PlaceOrder("o2", "alice", "BTC-PERP", "sell", D(1), reduce_only=True)) is ResultCode.ACCEPTED
+    assert "BTC-PERP" not in engine.accounts["alice"].positions
+    fees = engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD"))
+    balance = engine.ledger.balance(wallet("alice", "USD"))
+    # about +1,000 of PnL less two taker fees of about 25 each (the book's spread costs a little)
+    assert D(10900) < balance < D(11000) and D(50) < fees < D(52)
+    assert balance + fees - D(10000) < D(1000)
+
+
+def test_limit_order_rests_then_fills_as_maker_when_the_mark_crosses(engine):
+    result = engine.execute(PlaceOrder("l1", "alice", "BTC-PERP", "buy", D("0.1"), OrderType.LIMIT, price=D(49000)))
+    assert result.code.accepted and not engine.accounts["alice"].positions
+    engine.execute(MarketUpdate("m2", "BTC-PERP", 2, mark=D(48900)))
+    position = engine.accounts["alice"].positions["BTC-PERP"]
+    assert (position.size, position.entry_price) == (D("0.1"), D(49000))
+    fees = engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD"))
+    assert fees == D("0.98")  # 4,900 x 0.02 % maker
+
+
+def test_funding_moves_wallets_with_the_sign_of_the_rate(engine):
+    engine.execute(Deposit("b", "bob", "USD", D(10000)))
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1)))
+    engine.execute(PlaceOrder("o2", "bob", "BTC-PERP", "sell", D(1)))
+    alice, bob = engine.ledger.balance(wallet("alice", "USD")), engine.ledger.balance(wallet("bob", "USD"))
+    assert _code(engine, SettleFunding("f1", "BTC-PERP", 3)) is ResultCode.ACCEPTED
+    # 1 BTC x 50,000 x 0.01 % = 5: the long pays, the short receives
+    assert engine.ledger.balance(wallet("alice", "USD")) == alice - 5
+    assert engine.ledger.balance(wallet("bob", "USD")) == bob + 5
+
+
+def test_isolated_position_takes_its_margin_and_returns_it(engine):
+    engine.execute(SetMarginMode("m", "alice", "BTC-PERP", "isolated"))
+    engine.execute(SetLeverage("l", "alice", "BTC-PERP", D(10)))
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.2"))) is ResultCode.ACCEPTED
+    margin = engine.ledger.balance(isolated("alice", "USD", "BTC-PERP"))
+    assert D(1000) <= margin < D(1001)  # 10,000 notional at 10x
+    engine.execute(PlaceOrder("o2", "alice", "BTC-PERP", "sell", D("0.2")))
+    assert engine.ledger.balance(isolated("alice", "USD", "BTC-PERP")) == 0
+
+
+def test_full_liquidation_settles_at_bankruptcy_against_the_insurance_fund(engine):
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("1.5")))
+    fund_before = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, "USD"))
+    result = engine.execute(MarketUpdate("crash", "BTC-PERP", 2, mark=D(43500)))
+    kinds = [event["event"] for event in result.events]
+    assert "liquidation_started" in kinds and "liquidation_fill" in kinds
+    assert "BTC-PERP" not in engine.accounts["alice"].positions
+    assert engine.ledger.balance(wallet("alice", "USD")) == 0  # equity taken at bankruptcy
+    assert engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, "USD")) != fund_before
+    engine.ledger.check_conservation()
+
+
+def test_unapproved_collateral_backs_nothing(engine):
+    engine.execute(ApproveCollateral("a", "alice", "USD", False))
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1"))) is ResultCode.INSUFFICIENT_MARGIN

@@ -1,0 +1,159 @@
+"""Random command sequences over several accounts and instruments, checked after every step.
+
+A Hypothesis state machine drives the engine; after each command the ledger must conserve
+every asset, no user balance may be negative, the insurance fund never negative, and an
+auditor kept apart from the engine (plain sums over the events it emitted) must agree with
+the ledger on fees and funding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from crossmargin.engine.commands import (
+    CancelOrder,
+    Deposit,
+    MarketUpdate,
+    OrderType,
+    PlaceOrder,
+    SetLeverage,
+    SettleFunding,
+    Withdraw,
+)
+from crossmargin.engine.core import Engine
+from crossmargin.engine.ledger import USER_KINDS, AccountKind, LedgerAccount
+from crossmargin.rules import load_rulebook
+
+ACCOUNTS = ["a", "b", "c"]
+SYMBOLS = {"BTC-PERP": D(50000), "ETH-PERP": D(3000)}
+
+
+class EngineMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = Engine(load_rulebook("generic"))
+        self.sequence = 0
+        self.fees = D(0)
+        self.funding = D(0)
+        self.external = defaultdict(lambda: D(0))  # what came in minus what went out, per asset
+        self.execute(Deposit(self.next_id(), "insurance", "USD", D(1000000)))
+        for symbol, price in SYMBOLS.items():
+            self.execute(MarketUpdate(self.next_id(), symbol, 0, mark=price, funding_rate=D("0.0001")))
+
+    def next_id(self) -> str:
+        self.sequence += 1
+        return f"c{self.sequence}"
+
+    def execute(self, command):  # type: ignore[no-untyped-def]
+        result = self.engine.execute(command)
+        for event in result.events:
+            if event["event"] == "deposited":
+                self.external[event["asset"]] += D(event["amount"])
+            elif event["event"] == "withdrew":
+                self.external[event["asset"]] -= D(event["amount"])
+            elif event["event"] == "filled":
+                self.fees += D(event["fee"])
+            elif event["event"] == "funding":
+                self.funding += D(event["amount"])
+        return result
+
+    @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(min_value=1, max_value=50000))
+    def deposit(self, account, amount):
+        self.execute(Deposit(self.next_id(), account, "USD", D(amount)))
+
+    @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(min_value=1, max_value=50000))
+    def withdraw(self, account, amount):
+        self.execute(Withdraw(self.next_id(), account, "USD", D(amount)))
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        symbol=st.sampled_from(sorted(SYMBOLS)),
+        side=st.sampled_from(["buy", "sell"]),
+        lots=st.integers(min_value=1, max_value=3000),
+        reduce_only=st.booleans(),
+    )
+    def market_order(self, account, symbol, side, lots, reduce_only):
+        lot = self.engine.rulebook.instrument(symbol).lot_size
+        self.execute(PlaceOrder(self.next_id(), account, symbol, side, lot * lots, reduce_only=reduce_only))
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        symbol=st.sampled_from(sorted(SYMBOLS)),
+        side=st.sampled_from(["buy", "sell"]),
+        offset=st.integers(min_value=-300, max_value=300),
+    )
+    def limit_order(self, account, symbol, side, offset):
+        mark = self.engine.market(symbol).mark
+        instrument = self.engine.rulebook.instrument(symbol)
+        price = (mark * (1 + D(offset) / 10000)).quantize(instrument.tick_size)
+        self.execute(
+            PlaceOrder(self.next_id(), account, symbol, side, instrument.lot_size * 10, OrderType.LIMIT, price=price)
+        )
+
+    @rule(account=st.sampled_from(ACCOUNTS), index=st.integers(min_value=0, max_value=5))
+    def cancel(self, account, index):
+        orders = sorted(self.engine.accounts.get(account).orders) if account in self.engine.accounts else []
+        self.execute(CancelOrder(self.next_id(), account, orders[index % len(orders)] if orders else "none"))
+
+    @rule(symbol=st.sampled_from(sorted(SYMBOLS)), move=st.integers(min_value=-1500, max_value=1500))
+    def move_mark(self, symbol, move):
+        market = self.engine.market(symbol)
+        instrument = self.engine.rulebook.instrument(symbol)
+        mark = max(instrument.tick_size, (market.mark * (1 + D(move) / 10000)).quantize(instrument.tick_size))
+        self.execute(MarketUpdate(self.next_id(), symbol, market.timestamp_ms + 1, mark=mark))
+
+    @rule(symbol=st.sampled_from(sorted(SYMBOLS)), rate=st.integers(min_value=-30, max_value=30))
+    def funding(self, symbol, rate):
+        market = self.engine.market(symbol)
+        self.execute(MarketUpdate(self.next_id(), symbol, market.timestamp_ms + 1, funding_rate=D(rate) / 10000))
+        self.execute(SettleFunding(self.next_id(), symbol, market.timestamp_ms + 1))
+
+    @rule(account=st.sampled_from(ACCOUNTS), leverage=st.sampled_from([1, 2, 5, 10, 20, 50]))
+    def leverage(self, account, leverage):
+        self.execute(SetLeverage(self.next_id(), account, "BTC-PERP", D(leverage)))
+
+    @rule()
+    def retry_last(self):
+        """Replaying an earlier id with its body changes nothing."""
+        if not self.engine._results:
+            return
+        command_id, (_digest, result) = next(reversed(self.engine._results.items()))
+        before = self.engine.ledger.balances()
+        assert self.engine._results[command_id][1] is result
+        assert self.engine.ledger.balances() == before
+
+    @invariant()
+    def ledger_balances(self):
+        ledger = self.engine.ledger
+        ledger.check_conservation()
+        for account, value in ledger.balances().items():
+            if account.kind in USER_KINDS or account.kind is AccountKind.INSURANCE:
+                assert value >= 0, (account, value)
+
+    @invariant()
+    def auditor_agrees(self):
+        assert self.engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD")) == self.fees
+        # money that entered and left through deposits and withdrawals is what sits in the venue,
+        # less what the market (clearing) paid or received as PnL
+        inside = sum((v for a, v in self.engine.ledger.balances().items() if a.kind is not AccountKind.CLEARING), D(0))
+        clearing = self.engine.ledger.balance(LedgerAccount.venue(AccountKind.CLEARING, "USD"))
+        assert inside == -clearing
+        pool = self.engine.ledger.balance(LedgerAccount.venue(AccountKind.FUNDING_POOL, "USD"))
+        assert pool == -self.funding
+
+    @invariant()
+    def positions_are_positive(self):
+        for account in self.engine.accounts.values():
+            for position in account.positions.values():
+                assert position.size > 0 and position.entry_price > 0
+
+
+EngineMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestEngineMachine = EngineMachine.TestCase
