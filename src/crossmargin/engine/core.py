@@ -8,6 +8,8 @@ is asked of the margin functions through the account's :func:`snapshot`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -81,6 +83,37 @@ class Engine:
             self._results[command.command_id] = (digest, result)
             self.events.extend(result.events)
             return result
+
+    def state_hash(self) -> str:
+        """SHA-256 of the whole state in canonical form: ledger, positions, orders, markets.
+
+        Replaying the same commands rebuilds byte-identical state, hence the same hash.
+        """
+        state = {
+            "ledger": sorted(
+                [a.owner, a.kind.value, a.asset, a.symbol, format(v, "f")] for a, v in self.ledger.balances().items()
+            ),
+            "accounts": {
+                account_id: {
+                    "leverage": {s: format(v, "f") for s, v in sorted(account.leverage.items())},
+                    "margin_mode": {s: m.value for s, m in sorted(account.margin_mode.items())},
+                    "revoked": sorted(account.revoked),
+                    "positions": {
+                        s: [p.side.value, format(p.size, "f"), format(p.entry_price, "f"), p.margin_mode.value]
+                        for s, p in sorted(account.positions.items())
+                    },
+                    "orders": sorted(account.orders),
+                    "liquidations": account.liquidations,
+                }
+                for account_id, account in sorted(self.accounts.items())
+            },
+            "markets": {
+                s: [None if m.mark is None else format(m.mark, "f"), m.timestamp_ms]
+                for s, m in sorted(self.markets.items())
+            },
+        }
+        text = json.dumps(state, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     # -- helpers shared by the handlers --------------------------------------------------
 
