@@ -52,17 +52,23 @@ def _liquidate(
     engine: Engine, account: AccountState, symbols: list[str], asset: str, *, cross: bool
 ) -> list[dict[str, Any]]:
     owner = account.account_id
+    style = engine.rulebook.conventions.liquidation.style
     events: list[dict[str, Any]] = [
         {
             "event": "liquidation_started",
             "account": owner,
             "asset": asset,
             "symbols": symbols,
-            "style": "full",
+            "style": style,
             "reason": "health at or below 1",
         }
     ]
     events += _cancel_orders(account)
+    partial = _partial(engine, account, symbols, style)
+    if partial is not None:
+        account.liquidations += 1
+        return events + partial
+    bankruptcy = _bankruptcy_prices(engine, account, symbols, asset)
     transfers: list[Transfer] = []
     target = wallet(owner, asset) if cross else isolated(owner, asset, symbols[0])
     balance = engine.ledger.balance(target)
@@ -100,10 +106,40 @@ def _liquidate(
             }
         )
         del account.positions[symbol]
-    transfers += _settle(engine, account, target, asset, balance, liquidated_notional * fee_rate, events)
+    transfers += _settle(engine, account, target, asset, balance, liquidated_notional * fee_rate, events, bankruptcy)
     engine.post(transfers)
     account.liquidations += 1
     return events
+
+
+def _partial(engine: Engine, account: AccountState, symbols: list[str], style: str) -> list[dict[str, Any]] | None:
+    """The venue's partial rule, when it restores the pool (``None``: close it in full)."""
+    from crossmargin.engine import partial
+
+    if style == "reduce_then_bankruptcy":
+        return partial.reduce_until_compliant(engine, account, symbols)
+    if style == "tier_step_down":
+        return partial.step_down(engine, account, symbols)
+    if style == "chunks":
+        now = max(engine.market(s).timestamp_ms for s in symbols)
+        return partial.chunks(engine, account, symbols, now)
+    return None
+
+
+def _bankruptcy_prices(
+    engine: Engine, account: AccountState, symbols: list[str], asset: str
+) -> dict[str, tuple[Decimal, Side]]:
+    """Each position's bankruptcy price before the close (others frozen), for deleveraging."""
+    evaluation = engine.evaluate(account)
+    prices: dict[str, tuple[Decimal, Side]] = {}
+    for report in evaluation.pools:
+        for figures, pair in zip(report.figures.positions, report.prices, strict=True):
+            if pair.bankruptcy_exact is not None:
+                prices[figures.position.symbol] = (pair.bankruptcy_exact, figures.position.side)
+    for iso in evaluation.isolated:
+        if iso.prices.bankruptcy_exact is not None:
+            prices[iso.figures.position.symbol] = (iso.prices.bankruptcy_exact, iso.figures.position.side)
+    return {s: p for s, p in prices.items() if s in symbols}
 
 
 def _settle(
@@ -114,6 +150,7 @@ def _settle(
     balance: Decimal,
     fee_due: Decimal,
     events: list[dict[str, Any]],
+    bankruptcy: dict[str, tuple[Decimal, Side]],
 ) -> list[Transfer]:
     """Fee to the fund, then settlement at the bankruptcy price: equity to the fund, or deficit from it."""
     insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
@@ -149,7 +186,13 @@ def _settle(
         )
         shortfall = -balance - covered
         if shortfall > 0:
-            # Beyond the fund: the venue's own backstop books it (deleveraging comes next).
+            from crossmargin.engine.deleverage import deleverage
+
+            recovered, adl_transfers, adl_events = deleverage(engine, account, target, shortfall, bankruptcy)
+            transfers += adl_transfers
+            events += adl_events
+            shortfall -= recovered
+        if shortfall > 0:  # no profitable opposite position left: the venue books the rest
             transfers.append(Transfer(engine.clearing(asset), target, shortfall, "venue_backstop"))
             events.append(
                 {"event": "venue_backstop", "account": account.account_id, "asset": asset, "amount": str(shortfall)}

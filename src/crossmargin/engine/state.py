@@ -55,6 +55,7 @@ class AccountState:
     positions: dict[str, PositionState] = field(default_factory=dict)
     orders: dict[str, OrderState] = field(default_factory=dict)
     liquidations: int = 0
+    cooldown_until_ms: int = 0  # Hyperliquid: after a partial liquidation, the next one is full
 
 
 @dataclass

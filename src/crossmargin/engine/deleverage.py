@@ -1,0 +1,117 @@
+"""Auto-deleveraging: when the insurance fund cannot cover a bankrupt account's deficit,
+profitable positions on the other side are closed, ranked as the venue ranks them, and give up
+what separates the mark from the bankrupt position's bankruptcy price.
+
+Each deleveraged trader's position is closed at the mark (its PnL booked against the market)
+and then ``quantity x |mark - bankruptcy price|`` moves from that trader to the bankrupt
+account, never more than the profit the close realised: in the end the trader was closed at
+the bankruptcy price, as the venues do. A flat account is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from crossmargin.engine.ledger import LedgerAccount, Transfer
+from crossmargin.engine.positions import apply_fill
+from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
+from crossmargin.margin.position import unrealized_pnl
+from crossmargin.margin.types import MarginMode, Side
+from crossmargin.units import ZERO, Rounding, div
+
+if TYPE_CHECKING:
+    from crossmargin.engine.core import Engine
+
+
+def _rank_key(engine: Engine, account: AccountState, position: PositionState, profit: Decimal) -> Decimal:
+    """Higher first. Binance: PnL% x margin ratio; Bybit and others: PnL% x effective leverage."""
+    ranking = engine.rulebook.conventions.adl_ranking
+    instrument = engine.rulebook.instrument(position.symbol)
+    asset = instrument.settlement_asset
+    if ranking == "random":  # reproducible: a hash of the account and symbol
+        digest = hashlib.sha256(f"{account.account_id}:{position.symbol}".encode()).hexdigest()
+        return Decimal(int(digest[:12], 16))
+    pools = [p for p in engine.evaluate(account).pools if p.figures.pool.settlement_asset in (asset, "USD")]
+    figures = pools[0].figures if pools else None
+    if ranking == "pnl_times_margin_ratio":
+        wallet_balance = max(Decimal(1), figures.wallet_balance if figures else Decimal(1))
+        ratio = figures.margin_ratio(engine.rulebook.conventions) if figures else None
+        return div(profit, wallet_balance, rounding=Rounding.FLOOR) * (ratio or ZERO)
+    entry_value = position.size * position.entry_price
+    margin = figures.margin_balance if figures and figures.margin_balance > 0 else Decimal(1)
+    leverage = div(figures.notional if figures else entry_value, margin, rounding=Rounding.FLOOR)
+    return div(profit, entry_value, rounding=Rounding.FLOOR) * leverage
+
+
+def _candidates(
+    engine: Engine, bankrupt: AccountState, symbol: str, side: Side
+) -> list[tuple[AccountState, PositionState]]:
+    instrument = engine.rulebook.instrument(symbol)
+    mark = engine.market(symbol).mark
+    assert mark is not None
+    found = []
+    for account in engine.accounts.values():
+        position = account.positions.get(symbol)
+        if account is bankrupt or position is None or position.side is side:
+            continue
+        profit = unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, mark)
+        if profit > 0:
+            found.append((account, position, _rank_key(engine, account, position, profit)))
+    found.sort(key=lambda row: (-row[2], row[0].account_id))
+    return [(account, position) for account, position, _ in found]
+
+
+def deleverage(
+    engine: Engine,
+    bankrupt: AccountState,
+    target: LedgerAccount,
+    shortfall: Decimal,
+    bankruptcy: dict[str, tuple[Decimal, Side]],
+) -> tuple[Decimal, list[Transfer], list[dict[str, Any]]]:
+    """Recover up to ``shortfall`` from ranked opposite positions; returns what was recovered."""
+    recovered = ZERO
+    transfers: list[Transfer] = []
+    events: list[dict[str, Any]] = []
+    asset = target.asset
+    for symbol, (price, side) in bankruptcy.items():
+        instrument = engine.rulebook.instrument(symbol)
+        mark = engine.market(symbol).mark
+        if mark is None or mark == price:
+            continue
+        gap = abs(mark - price)
+        for account, position in _candidates(engine, bankrupt, symbol, side):
+            if recovered >= shortfall:
+                break
+            need = div(shortfall - recovered, gap, rounding=Rounding.CEILING)
+            quantity = min(position.size, need + (-need % instrument.lot_size))
+            closing = "sell" if position.side is Side.LONG else "buy"
+            outcome = apply_fill(instrument, position, closing, quantity, mark, position.margin_mode)
+            realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
+            give = min(engine.money(quantity * gap, asset, rounding=Rounding.CEILING), realized, shortfall - recovered)
+            holder = wallet(account.account_id, asset)
+            if position.margin_mode is MarginMode.ISOLATED:
+                holder = isolated(account.account_id, asset, symbol)
+            if realized > 0:
+                transfers.append(Transfer(engine.clearing(asset), holder, realized, "adl_close"))
+            if give > 0:
+                transfers.append(Transfer(holder, target, give, "adl_cover"))
+            if outcome.position is None:
+                del account.positions[symbol]
+            else:
+                account.positions[symbol] = outcome.position
+            recovered += give
+            events.append(
+                {
+                    "event": "deleveraged",
+                    "account": account.account_id,
+                    "symbol": symbol,
+                    "quantity": str(quantity),
+                    "bankruptcy_price": str(price),
+                    "mark": str(mark),
+                    "amount": str(give),
+                    "for": bankrupt.account_id,
+                }
+            )
+    return recovered, transfers, events

@@ -1,0 +1,181 @@
+"""The venues' partial liquidation rules, tried before a full close at the bankruptcy price.
+
+- Binance (``reduce_then_bankruptcy``): one order reduces the largest position by the least
+  that makes the pool compliant again after the realised loss and the liquidation fee.
+- Bybit and OKX (``tier_step_down``): the largest position is cut back to a lower risk tier,
+  the nearest whose maintenance is met.
+- Hyperliquid (``chunks``): positions above the minimum notional lose a fraction per step,
+  and for the cooldown after a partial step the next liquidation takes everything.
+
+Each returns whether the pool was made compliant; if not, the caller closes it in full.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.positions import apply_fill, notional_of
+from crossmargin.engine.state import AccountState, isolated, wallet
+from crossmargin.margin.types import MarginMode, Side
+from crossmargin.units import ZERO, Rounding, div
+
+if TYPE_CHECKING:
+    from crossmargin.engine.core import Engine
+
+
+def _close_plan(
+    engine: Engine, account: AccountState, symbol: str, quantity: Decimal
+) -> tuple[list[Transfer], Decimal, dict[str, Any]] | None:
+    """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
+
+    ``None`` when the book cannot take it, or when the realised loss would leave the paying
+    balance negative (then only the full close with its settlement can follow).
+    """
+    from crossmargin.engine.trading import sweep_for
+
+    instrument = engine.rulebook.instrument(symbol)
+    position = account.positions[symbol]
+    mark = engine.market(symbol).mark
+    assert mark is not None
+    side = "sell" if position.side is Side.LONG else "buy"
+    filled, average, _ = sweep_for(engine, instrument, side, quantity, mark)
+    if average is None or filled < quantity:
+        return None
+    asset = instrument.settlement_asset
+    outcome = apply_fill(instrument, position, side, quantity, average, position.margin_mode)
+    realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
+    fee_rate = instrument.liquidation_fee or ZERO
+    fee = engine.money(notional_of(instrument, quantity, average) * fee_rate, asset, rounding=Rounding.CEILING)
+    owner = account.account_id
+    target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, symbol)
+    transfers = []
+    if realized > 0:
+        transfers.append(Transfer(engine.clearing(asset), target, realized, "partial_liquidation"))
+    elif realized < 0:
+        transfers.append(Transfer(target, engine.clearing(asset), -realized, "partial_liquidation"))
+    if fee > 0:
+        insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
+        transfers.append(Transfer(target, insurance, fee, "liquidation_fee"))
+    event = {
+        "event": "liquidation_fill",
+        "account": owner,
+        "symbol": symbol,
+        "side": side,
+        "quantity": str(quantity),
+        "price": str(average),
+        "realized_pnl": str(realized),
+        "fee": str(fee),
+        "partial": quantity < position.size,
+    }
+    if engine.ledger.balance(target) + realized - fee < 0:
+        return None
+    change = realized - fee if position.margin_mode is MarginMode.CROSS else ZERO
+    return transfers, change, event
+
+
+def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
+    """Whether closing ``quantity`` leaves the pool above maintenance (``None``: not fillable)."""
+    plan = _close_plan(engine, account, symbol, quantity)
+    if plan is None:
+        return None
+    instrument = engine.rulebook.instrument(symbol)
+    position = account.positions[symbol]
+    remaining = apply_fill(
+        instrument,
+        position,
+        "sell" if position.side is Side.LONG else "buy",
+        quantity,
+        engine.market(symbol).mark or position.entry_price,
+        position.margin_mode,
+    ).position
+    asset = instrument.settlement_asset
+    evaluation = engine.evaluate(account, overrides={symbol: remaining}, balance_changes={asset: plan[1]})
+    pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
+    return not any(p.liquidatable for p in pools)
+
+
+def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> list[dict[str, Any]]:
+    """Close ``quantity`` of a position in the market, booking PnL and the liquidation fee."""
+    plan = _close_plan(engine, account, symbol, quantity)
+    assert plan is not None
+    transfers, _, event = plan
+    engine.post(transfers)
+    position = account.positions[symbol]
+    if quantity >= position.size:
+        del account.positions[symbol]
+    else:
+        position.size -= quantity
+    return [event]
+
+
+def _lots(engine: Engine, symbol: str, quantity: Decimal) -> int:
+    return int(div(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING))
+
+
+def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+    """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
+    largest = max(
+        symbols,
+        key=lambda s: notional_of(
+            engine.rulebook.instrument(s), account.positions[s].size, engine.market(s).mark or ZERO
+        ),
+    )
+    lot = engine.rulebook.instrument(largest).lot_size
+    size = account.positions[largest].size
+    low, high = 1, _lots(engine, largest, size) - 1  # a full close is the bankruptcy path
+    if high < 1 or not _compliant_after(engine, account, largest, lot * high):
+        return None
+    while low < high:  # smallest number of lots that makes the pool compliant
+        middle = (low + high) // 2
+        if _compliant_after(engine, account, largest, lot * middle):
+            high = middle
+        else:
+            low = middle + 1
+    return execute_close(engine, account, largest, lot * low)
+
+
+def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+    """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant."""
+    for symbol in sorted(symbols, key=lambda s: -len(engine.rulebook.instrument(s).tiers)):
+        instrument = engine.rulebook.instrument(symbol)
+        position = account.positions[symbol]
+        mark = engine.market(symbol).mark
+        if mark is None or not instrument.tiers:
+            continue
+        for floor in reversed(instrument.tier_floors[1:]):
+            if instrument.tier_basis == "contracts":
+                target = floor * (instrument.contract_size if instrument.kind == "linear" else 1)
+            elif instrument.kind == "linear":
+                target = div(floor, mark, rounding=Rounding.FLOOR)
+            else:
+                target = div(floor * mark, instrument.contract_size, rounding=Rounding.FLOOR)
+            target -= target % instrument.lot_size
+            if not ZERO < target < position.size:
+                continue
+            if _compliant_after(engine, account, symbol, position.size - target):
+                return execute_close(engine, account, symbol, position.size - target)
+    return None
+
+
+def chunks(engine: Engine, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:
+    """Hyperliquid: a fraction of each large position, then a cooldown in which the next is full."""
+    rule = engine.rulebook.conventions.liquidation
+    if rule.chunk_fraction is None or now_ms < account.cooldown_until_ms:
+        return None
+    events: list[dict[str, Any]] = []
+    for symbol in symbols:
+        instrument = engine.rulebook.instrument(symbol)
+        position = account.positions[symbol]
+        mark = engine.market(symbol).mark or position.entry_price
+        if notional_of(instrument, position.size, mark) <= (rule.chunk_min_notional or ZERO):
+            continue
+        chunk = position.size * rule.chunk_fraction
+        chunk = chunk - chunk % instrument.lot_size + (instrument.lot_size if chunk % instrument.lot_size else ZERO)
+        if ZERO < chunk < position.size and _close_plan(engine, account, symbol, chunk) is not None:
+            events += execute_close(engine, account, symbol, chunk)
+    if not events:
+        return None
+    account.cooldown_until_ms = now_ms + 1000 * (rule.cooldown_seconds or 0)
+    return events
