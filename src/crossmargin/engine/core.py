@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from crossmargin.engine.commands import (
     Withdraw,
 )
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
+from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
 from crossmargin.engine.state import AccountState, MarketState, isolated, snapshot, wallet
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
@@ -50,6 +51,7 @@ class Engine:
         self.events: list[dict[str, Any]] = []
         self._results: dict[str, tuple[str, Result]] = {}
         self._order_sequence = 0
+        self.now_ms = 0  # the engine's clock: the latest market time it has seen
         self._handlers: dict[type, Callable[[Any], Result]] = {
             Deposit: self._deposit,
             Withdraw: self._withdraw,
@@ -83,6 +85,19 @@ class Engine:
             self._results[command.command_id] = (digest, result)
             self.events.extend(result.events)
             return result
+
+    def validity(self, symbol: str) -> Validity:
+        """The oracle guard's verdict on the symbol's mark now (always valid without rails)."""
+        rules = self.rulebook.conventions.oracle
+        market = self.market(symbol)
+        if rules is None or market.mark is None:
+            return Validity.VALID
+        config = OracleGuardConfig(rules.max_age_seconds * 1000, rules.band_fraction, rules.clamp_low, rules.clamp_high)
+        return assess(PriceObservation(market.mark, market.timestamp_ms), market.index, self.now_ms, config)
+
+    def allowed(self, action: Action, symbols: Iterable[str]) -> bool:
+        """Whether ``action`` may proceed on the marks of every one of ``symbols``."""
+        return all(is_allowed(action, self.validity(symbol)) for symbol in symbols)
 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in canonical form: ledger, positions, orders, markets.
@@ -186,6 +201,8 @@ class Engine:
         if command.account not in self.accounts:
             return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
         account = self.accounts[command.account]
+        if not self.allowed(Action.WITHDRAW, account.positions):
+            return self.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
         if amount > self._withdrawable(account, command.asset):
             return self.reject(
                 command,
@@ -206,6 +223,8 @@ class Engine:
             return self.reject(command, ResultCode.INVALID_ARGUMENT, "no isolated position in that symbol")
         asset = self.rulebook.instrument(command.symbol).settlement_asset
         amount = self._checked_amount(abs(command.amount), asset, "amount")
+        if not self.allowed(Action.TRANSFER, account.positions):
+            return self.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
         source, target = wallet(account.account_id, asset), isolated(account.account_id, asset, command.symbol)
         if command.amount > 0:
             if amount > self._withdrawable(account, asset):

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, isolated, wallet
 from crossmargin.margin.types import MarginMode, Side
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     """Liquidate every pool or isolated position that the new prices put at or below 1."""
     events: list[dict[str, Any]] = []
+    if not engine.allowed(Action.LIQUIDATE, [symbol]):
+        return [{"event": "liquidation_deferred", "symbol": symbol, "validity": engine.validity(symbol).value}]
     for account in list(engine.accounts.values()):
         if symbol not in account.positions:
             continue

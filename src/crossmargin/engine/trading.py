@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from crossmargin.engine.commands import MarketUpdate, OrderType, PlaceOrder, Result, ResultCode, SettleFunding
 from crossmargin.engine.depth import ParametricDepth, depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
 from crossmargin.margin.funding import funding_payment
@@ -150,6 +151,9 @@ def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
     position = engine.account(command.account).positions.get(instrument.symbol)
     if command.reduce_only and not reduces(position, command.side, command.quantity):
         return ResultCode.REDUCE_ONLY_VIOLATION
+    action = Action.REDUCE_ORDER if reduces(position, command.side, command.quantity) else Action.OPEN_ORDER
+    if not engine.allowed(action, [instrument.symbol]):
+        return ResultCode.STALE_PRICE
     return instrument
 
 
@@ -254,6 +258,8 @@ def _run_resting(engine: Engine, symbol: str) -> list[dict[str, Any]]:
             price = _triggered(order, market.mark, market.last)
             if price is None:
                 continue
+            if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
+                continue  # a stop waits for a valid price
             del account.orders[order.order_id]
             if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
                 events.append(
@@ -301,6 +307,7 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
                 raise InputError(name, "must be positive")
             setattr(market, name, value)
     market.timestamp_ms = max(market.timestamp_ms, command.timestamp_ms)
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
     events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
     if market.mark is None:
         return engine.accept(command, events)
@@ -320,6 +327,9 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     market = engine.market(instrument.symbol)
     if instrument.funding is None:
         return engine.reject(command, ResultCode.INVALID_ARGUMENT, "not a perpetual")
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    if not engine.allowed(Action.SETTLE_FUNDING, [instrument.symbol]):
+        return engine.reject(command, ResultCode.STALE_PRICE, "the mark is not valid for settling funding")
     reference = market.index if instrument.funding.reference_price != "mark" and market.index else market.mark
     if reference is None or market.funding_rate is None:
         return engine.reject(command, ResultCode.NO_MARK_PRICE, "no reference price or funding rate yet")

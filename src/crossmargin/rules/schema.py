@@ -159,6 +159,16 @@ class LiquidationRule(Frozen):
     spread_to_maintenance_ratio: NonNegative | None = None
 
 
+class OracleRules(Frozen):
+    """The oracle guard's rails: a mark older than ``max_age_seconds`` is stale, one further than
+    ``band_fraction`` from its index is out of band, one at a clamp bound is not a price."""
+
+    max_age_seconds: int = Field(ge=0)
+    band_fraction: NonNegative
+    clamp_low: NonNegative | None = None
+    clamp_high: NonNegative | None = None
+
+
 class Conventions(Frozen):
     """Account-level conventions of a venue."""
 
@@ -178,6 +188,7 @@ class Conventions(Frozen):
     # Bybit's order cost adds the fee to open and the fee to close to the initial margin.
     order_cost_includes_fees: bool = False
     liquidation: LiquidationRule = LiquidationRule()
+    oracle: OracleRules | None = None  # None: the venue publishes no rails; every price is taken
     adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
         "pnl_times_margin_ratio"
     )
