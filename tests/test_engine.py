@@ -154,3 +154,20 @@ def test_full_liquidation_settles_at_bankruptcy_against_the_insurance_fund(engin
 def test_unapproved_collateral_backs_nothing(engine):
     engine.execute(ApproveCollateral("a", "alice", "USD", False))
     assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1"))) is ResultCode.INSUFFICIENT_MARGIN
+
+
+def test_staked_collateral_backs_margin_but_stays_locked_until_its_time(engine):
+    from crossmargin.engine.commands import Stake, Unstake
+    from crossmargin.engine.state import staked
+
+    assert _code(engine, Stake("s1", "alice", "USD", D(8000), 0, 86_400_000, D("0.1"))) is ResultCode.ACCEPTED
+    assert engine.ledger.balance(wallet("alice", "USD")) == D(2000)
+    # 0.5 BTC at 50,000 needs 2,500 of initial margin: the wallet alone has 2,000, the stake backs it
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.5"))) is ResultCode.ACCEPTED
+    assert _code(engine, Withdraw("w1", "alice", "USD", D(3000))) is ResultCode.WOULD_BREACH_WITHDRAWABLE
+    assert _code(engine, Unstake("u1", "alice", "USD", 3_600_000)) is ResultCode.LOCKED_COLLATERAL
+    assert _code(engine, Unstake("u2", "alice", "USD", 86_400_000)) is ResultCode.ACCEPTED
+    assert engine.ledger.balance(staked("alice", "USD")) == 0
+    # one day at 10 % a year on 8,000: 2.191780 (rounded down)
+    fees = engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD"))
+    assert engine.ledger.balance(wallet("alice", "USD")) == D(10000) - fees + D("2.191780")

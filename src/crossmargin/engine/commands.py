@@ -113,6 +113,28 @@ class ApproveCollateral(Command):
     approved: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Stake(Command):
+    """Lock ``amount`` of an asset until ``unlock_ms``; it keeps backing margin (with its haircut)
+    but cannot be withdrawn, and earns ``annual_rate`` pro rata until unstaked."""
+
+    account: str
+    asset: str
+    amount: Decimal
+    timestamp_ms: int
+    unlock_ms: int
+    annual_rate: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Unstake(Command):
+    """Release every stake of an asset that has unlocked, with its accrued rewards."""
+
+    account: str
+    asset: str
+    timestamp_ms: int
+
+
 class OrderType(enum.Enum):
     MARKET = "market"
     LIMIT = "limit"

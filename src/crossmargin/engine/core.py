@@ -26,16 +26,18 @@ from crossmargin.engine.commands import (
     SetLeverage,
     SetMarginMode,
     SettleFunding,
+    Stake,
     TransferMargin,
+    Unstake,
     Withdraw,
 )
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
-from crossmargin.engine.state import AccountState, MarketState, isolated, snapshot, wallet
+from crossmargin.engine.state import AccountState, MarketState, StakeLot, isolated, snapshot, staked, wallet
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules import Rulebook
-from crossmargin.units import InputError, Rounding, exact_context, quantize
+from crossmargin.units import InputError, Rounding, div, exact_context, quantize
 
 CLEARING = "clearing"
 
@@ -60,6 +62,8 @@ class Engine:
             SetMarginMode: self._set_margin_mode,
             ApproveCollateral: self._approve,
             CancelOrder: self._cancel,
+            Stake: self._stake,
+            Unstake: self._unstake,
         }
         from crossmargin.engine import trading
 
@@ -247,6 +251,77 @@ class Engine:
                     "account": account.account_id,
                     "symbol": command.symbol,
                     "amount": str(command.amount),
+                }
+            ],
+        )
+
+    def _stake(self, command: Stake) -> Result:
+        amount = self._checked_amount(command.amount, command.asset, "amount")
+        if command.unlock_ms < command.timestamp_ms or command.annual_rate < 0:
+            raise InputError("unlock_ms", "must not be before the stake's time, with a non-negative rate")
+        account = self.accounts.get(command.account)
+        if account is None:
+            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+        if amount > self._withdrawable(account, command.asset):
+            return self.reject(command, ResultCode.INSUFFICIENT_BALANCE)
+        source = wallet(account.account_id, command.asset)
+        self.post([Transfer(source, staked(account.account_id, command.asset), amount, "stake")])
+        account.stakes.append(
+            StakeLot(command.asset, amount, command.timestamp_ms, command.unlock_ms, command.annual_rate)
+        )
+        self.now_ms = max(self.now_ms, command.timestamp_ms)
+        return self.accept(
+            command,
+            [
+                {
+                    "event": "staked",
+                    "account": account.account_id,
+                    "asset": command.asset,
+                    "amount": str(amount),
+                    "unlock_ms": command.unlock_ms,
+                }
+            ],
+        )
+
+    def _unstake(self, command: Unstake) -> Result:
+        account = self.accounts.get(command.account)
+        if account is None:
+            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+        lots = [lot for lot in account.stakes if lot.asset == command.asset]
+        ready = [lot for lot in lots if lot.unlock_ms <= command.timestamp_ms]
+        if not ready:
+            return self.reject(command, ResultCode.LOCKED_COLLATERAL, "nothing of that asset has unlocked yet")
+        year_ms = Decimal(365 * 24 * 3600 * 1000)
+        transfers: list[Transfer] = []
+        released = reward = Decimal(0)
+        holding = staked(account.account_id, command.asset)
+        for lot in ready:
+            # a stake seized by a liquidation releases only what is left of it
+            amount = min(lot.amount, self.ledger.balance(holding) - released)
+            released += amount
+            elapsed = Decimal(min(command.timestamp_ms, lot.unlock_ms) - lot.start_ms)
+            accrued = div(amount * lot.annual_rate * elapsed, year_ms, rounding=Rounding.FLOOR)
+            reward += self.money(accrued, command.asset, rounding=Rounding.FLOOR)
+            account.stakes.remove(lot)
+        if released > 0:
+            transfers.append(Transfer(holding, wallet(account.account_id, command.asset), released, "unstake"))
+        if reward > 0:
+            transfers.append(
+                Transfer(
+                    self.clearing(command.asset), wallet(account.account_id, command.asset), reward, "staking_reward"
+                )
+            )
+        self.post(transfers)
+        self.now_ms = max(self.now_ms, command.timestamp_ms)
+        return self.accept(
+            command,
+            [
+                {
+                    "event": "unstaked",
+                    "account": account.account_id,
+                    "asset": command.asset,
+                    "amount": str(released),
+                    "reward": str(reward),
                 }
             ],
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of
-from crossmargin.engine.state import AccountState, isolated, wallet
+from crossmargin.engine.state import AccountState, isolated, staked, wallet
 from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import ZERO, Rounding
 
@@ -162,6 +162,20 @@ def _settle(
     if fee > 0:
         transfers.append(Transfer(target, insurance, fee, "liquidation_fee"))
         balance -= fee
+    if balance < 0:  # the account's own staked collateral in that asset pays first
+        holding = staked(account.account_id, asset)
+        seized = min(-balance, engine.ledger.balance(holding))
+        if seized > 0:
+            transfers.append(Transfer(holding, target, seized, "staked_collateral_seized"))
+            events.append(
+                {
+                    "event": "staked_collateral_seized",
+                    "account": account.account_id,
+                    "asset": asset,
+                    "amount": str(seized),
+                }
+            )
+            balance += seized
     fund = engine.ledger.balance(insurance) + fee
     if balance > 0:
         transfers.append(Transfer(target, insurance, balance, "bankruptcy_settlement"))

@@ -45,6 +45,17 @@ class OrderState:
 
 
 @dataclass
+class StakeLot:
+    """A stake: amount, when it was locked and unlocks (ms), and its annual reward rate."""
+
+    asset: str
+    amount: Decimal
+    start_ms: int
+    unlock_ms: int
+    annual_rate: Decimal
+
+
+@dataclass
 class AccountState:
     """One user account of the engine."""
 
@@ -56,6 +67,7 @@ class AccountState:
     orders: dict[str, OrderState] = field(default_factory=dict)
     liquidations: int = 0
     cooldown_until_ms: int = 0  # Hyperliquid: after a partial liquidation, the next one is full
+    stakes: list[StakeLot] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +83,10 @@ class MarketState:
 
 def wallet(account_id: str, asset: str) -> LedgerAccount:
     return LedgerAccount(account_id, AccountKind.WALLET, asset)
+
+
+def staked(account_id: str, asset: str) -> LedgerAccount:
+    return LedgerAccount(account_id, AccountKind.STAKED, asset)
 
 
 def isolated(account_id: str, asset: str, symbol: str) -> LedgerAccount:
@@ -120,8 +136,9 @@ def snapshot(
         )
     balances: dict[str, Decimal] = {}
     for ledger_account, value in ledger.owner_balances(account.account_id).items():
-        if ledger_account.kind is AccountKind.WALLET:
-            balances[ledger_account.asset] = value
+        # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
+        if ledger_account.kind in (AccountKind.WALLET, AccountKind.STAKED):
+            balances[ledger_account.asset] = balances.get(ledger_account.asset, Decimal(0)) + value
     for asset, change in (balance_changes or {}).items():
         balances[asset] = balances.get(asset, Decimal(0)) + change
     assets = set(balances) | {p.settlement_asset for p in positions}
