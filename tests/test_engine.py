@@ -171,3 +171,17 @@ def test_staked_collateral_backs_margin_but_stays_locked_until_its_time(engine):
     # one day at 10 % a year on 8,000: 2.191780 (rounded down)
     fees = engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD"))
     assert engine.ledger.balance(wallet("alice", "USD")) == D(10000) - fees + D("2.191780")
+
+
+def test_market_orders_walk_a_depth_snapshot_when_one_is_given(engine):
+    from crossmargin.engine.codec import decode_command
+
+    update = decode_command({"kind": "depth_update", "command_id": "d1", "symbol": "BTC-PERP", "timestamp_ms": 2,
+                             "bids": [["49990", "1"]], "asks": [["50010", "0.5"], ["50100", "2"]]})
+    assert engine.execute(update).code.accepted
+    result = engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1)))
+    fill = next(e for e in result.events if e["event"] == "filled")
+    assert D(fill["price"]) == D(50055)  # 0.5 at 50,010 and 0.5 at 50,100
+    assert _code(engine, decode_command({"kind": "depth_update", "command_id": "d2", "symbol": "BTC-PERP",
+                                         "timestamp_ms": 3, "bids": [["50200", "1"]], "asks": [["50100", "1"]]})
+                 ) is ResultCode.INVALID_ARGUMENT

@@ -30,6 +30,9 @@ COMMAND_TYPES: dict[str, type[c.Command]] = {
         c.CancelOrder,
         c.MarketUpdate,
         c.SettleFunding,
+        c.DepthUpdate,
+        c.Stake,
+        c.Unstake,
     )
 }
 #: snake_case names accepted in scenario files and the API (``place_order`` for PlaceOrder).
@@ -39,6 +42,8 @@ KIND_ALIASES = {
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, enum.Enum):
@@ -58,6 +63,19 @@ def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _decode_levels(raw: object, field: str) -> tuple[tuple[Decimal, Decimal], ...]:
+    if not isinstance(raw, list):
+        raise InputError(field, "must be a list of [price, quantity] pairs")
+    levels = []
+    for index, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise InputError(f"{field}[{index}]", "must be a [price, quantity] pair")
+        price = parse_decimal(pair[0], field=f"{field}[{index}].price", positive=True)
+        quantity = parse_decimal(pair[1], field=f"{field}[{index}].quantity", positive=True)
+        levels.append((price, quantity))
+    return tuple(levels)
+
+
 def _decode_value(name: str, raw: object, annotation: Any, where: str) -> object:
     field = f"{where}.{name}"
     optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
@@ -69,6 +87,8 @@ def _decode_value(name: str, raw: object, annotation: Any, where: str) -> object
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     if annotation is Decimal:
         return parse_decimal(raw, field=field)
+    if typing.get_origin(annotation) is tuple:  # depth levels: [[price, quantity], ...]
+        return _decode_levels(raw, field)
     if annotation is int:
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise InputError(field, "must be an integer")

@@ -174,6 +174,19 @@ class MarketUpdate(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class DepthUpdate(Command):
+    """An order-book snapshot for a symbol: ``(price, quantity)`` levels, best first.
+
+    Market orders and liquidations walk it instead of the parametric curve until the next one.
+    """
+
+    symbol: str
+    timestamp_ms: int
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SettleFunding(Command):
     """A funding timestamp: positions open now pay or receive the symbol's current rate."""
 

@@ -19,6 +19,7 @@ from crossmargin.engine.commands import (
     CancelOrder,
     Command,
     Deposit,
+    DepthUpdate,
     MarketUpdate,
     PlaceOrder,
     Result,
@@ -70,6 +71,7 @@ class Engine:
         self._handlers[PlaceOrder] = lambda c: trading.place_order(self, c)
         self._handlers[MarketUpdate] = lambda c: trading.market_update(self, c)
         self._handlers[SettleFunding] = lambda c: trading.settle_funding(self, c)
+        self._handlers[DepthUpdate] = lambda c: trading.depth_update(self, c)
 
     # -- the one entry point -------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from crossmargin.engine.depth import DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
@@ -79,6 +80,7 @@ class MarketState:
     last: Decimal | None = None
     funding_rate: Decimal | None = None
     timestamp_ms: int = 0
+    depth: DepthSnapshot | None = None  # the latest order book, when market data has one
 
 
 def wallet(account_id: str, asset: str) -> LedgerAccount:

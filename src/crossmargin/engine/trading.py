@@ -10,12 +10,21 @@ check.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from crossmargin.engine.commands import MarketUpdate, OrderType, PlaceOrder, Result, ResultCode, SettleFunding
-from crossmargin.engine.depth import ParametricDepth, depth_for, sweep
+from crossmargin.engine.commands import (
+    DepthUpdate,
+    MarketUpdate,
+    OrderType,
+    PlaceOrder,
+    Result,
+    ResultCode,
+    SettleFunding,
+)
+from crossmargin.engine.depth import DepthLevel, DepthSnapshot, ParametricDepth, depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
@@ -50,8 +59,28 @@ def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[d
     return plan.events
 
 
-def _book(engine: Engine, symbol: str) -> ParametricDepth:
-    return depth_for(engine.rulebook.instrument(symbol).base_asset)
+def _book(engine: Engine, symbol: str) -> ParametricDepth | DepthSnapshot:
+    """The symbol's last order-book snapshot, else the calibrated curve for its base asset."""
+    snapshot = engine.market(symbol).depth
+    return snapshot if snapshot is not None else depth_for(engine.rulebook.instrument(symbol).base_asset)
+
+
+def depth_update(engine: Engine, command: DepthUpdate) -> Result:
+    """Store an order-book snapshot for later sweeps (levels best first, not crossed)."""
+    try:
+        engine.rulebook.instrument(command.symbol, field_name="symbol")
+    except InputError:
+        return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
+    bids = tuple(DepthLevel(price, quantity) for price, quantity in command.bids)
+    asks = tuple(DepthLevel(price, quantity) for price, quantity in command.asks)
+    ordered = all(a.price > b.price for a, b in itertools.pairwise(bids)) and all(
+        a.price < b.price for a, b in itertools.pairwise(asks)
+    )
+    if not ordered or (bids and asks and bids[0].price >= asks[0].price):
+        raise InputError("bids", "levels must be best first and the book must not be crossed")
+    engine.market(command.symbol).depth = DepthSnapshot(bids, asks)
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    return engine.accept(command, [{"event": "depth", "symbol": command.symbol, "levels": len(bids) + len(asks)}])
 
 
 def sweep_for(
