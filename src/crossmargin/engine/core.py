@@ -157,9 +157,14 @@ class Engine:
     def money(self, amount: Decimal, asset: str, *, rounding: Rounding) -> Decimal:
         return quantize(amount, self.unit(asset), rounding=rounding)
 
-    def evaluate(self, account: AccountState, **changes: Any) -> Evaluation:
-        """The margin functions' view of the account, optionally after hypothetical changes."""
-        return evaluate_account(snapshot(self.rulebook, self.ledger, account, self.markets, **changes))
+    def evaluate(self, account: AccountState, *, with_prices: bool = False, **changes: Any) -> Evaluation:
+        """The margin functions' view of the account, optionally after hypothetical changes.
+
+        Checks need only the figures; ``with_prices`` adds liquidation prices and the move.
+        """
+        return evaluate_account(
+            snapshot(self.rulebook, self.ledger, account, self.markets, **changes), with_prices=with_prices
+        )
 
     def post(self, transfers: list[Transfer]) -> None:
         if transfers:

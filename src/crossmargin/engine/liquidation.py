@@ -133,7 +133,7 @@ def _bankruptcy_prices(
     engine: Engine, account: AccountState, symbols: list[str], asset: str
 ) -> dict[str, tuple[Decimal, Side]]:
     """Each position's bankruptcy price before the close (others frozen), for deleveraging."""
-    evaluation = engine.evaluate(account)
+    evaluation = engine.evaluate(account, with_prices=True)
     prices: dict[str, tuple[Decimal, Side]] = {}
     for report in evaluation.pools:
         for figures, pair in zip(report.figures.positions, report.prices, strict=True):

@@ -149,7 +149,7 @@ def cross_prices(figures: PoolFigures, conventions: Conventions) -> tuple[PriceP
     return tuple(r for r in results if r is not None)
 
 
-def isolated_report(position: Position, conventions: Conventions) -> IsolatedReport:
+def isolated_report(position: Position, conventions: Conventions, *, with_prices: bool = True) -> IsolatedReport:
     """Figures and prices of one isolated position (its own margin, no other position)."""
     assert position.isolated_margin is not None
     figures = position_figures(position, conventions)
@@ -160,21 +160,33 @@ def isolated_report(position: Position, conventions: Conventions) -> IsolatedRep
         liquidatable = requirement > 0 and margin_balance <= requirement
     else:
         liquidatable = margin_balance < requirement
-    prices = price_pair([position], position.isolated_margin, position.isolated_margin, conventions)
+    if with_prices:
+        prices = price_pair([position], position.isolated_margin, position.isolated_margin, conventions)
+    else:
+        prices = PricePair(None, None, None, None)
     return IsolatedReport(figures, position.isolated_margin, margin_balance, prices, liquidatable)
 
 
 @exact_arithmetic
-def evaluate_account(snapshot: AccountSnapshot) -> Evaluation:
-    """Everything ``crossmargin evaluate`` reports, exact and unrounded."""
+def evaluate_account(snapshot: AccountSnapshot, *, with_prices: bool = True) -> Evaluation:
+    """Everything ``crossmargin evaluate`` reports, exact and unrounded.
+
+    ``with_prices=False`` skips the liquidation and bankruptcy prices and the liquidation move
+    (left empty): the figures a margin check needs, at a fraction of the cost.
+    """
     conventions = snapshot.rulebook.conventions
     pools = []
     for pool in build_pools(snapshot):
         figures = pool_figures(pool, conventions)
-        prices = cross_prices(figures, conventions) if pool.positions else ()
-        move = liquidation_move(pool, conventions, figures=figures)
+        if with_prices:
+            prices = cross_prices(figures, conventions) if pool.positions else ()
+            move = liquidation_move(pool, conventions, figures=figures)
+        else:
+            prices, move = (), LiquidationMove(down=None, up=None)
         pools.append(PoolReport(figures, prices, move, figures.is_liquidatable(conventions)))
     isolated = tuple(
-        isolated_report(p, conventions) for p in snapshot.positions if p.margin_mode is MarginMode.ISOLATED
+        isolated_report(p, conventions, with_prices=with_prices)
+        for p in snapshot.positions
+        if p.margin_mode is MarginMode.ISOLATED
     )
     return Evaluation(snapshot, tuple(pools), isolated)
