@@ -55,6 +55,7 @@ class Engine:
         self._results: dict[str, tuple[str, Result]] = {}
         self._order_sequence = 0
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
+        self.watch: dict[str, Any] = {}  # last full liquidation check per account (engine.watch)
         self._handlers: dict[type, Callable[[Any], Result]] = {
             Deposit: self._deposit,
             Withdraw: self._withdraw,

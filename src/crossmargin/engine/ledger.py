@@ -75,10 +75,15 @@ class Ledger:
     def __init__(self) -> None:
         self._balances: dict[LedgerAccount, Decimal] = defaultdict(lambda: ZERO)
         self._by_owner: dict[str, set[LedgerAccount]] = defaultdict(set)
+        self._versions: dict[str, int] = defaultdict(int)
         self.posted = 0
 
     def balance(self, account: LedgerAccount) -> Decimal:
         return self._balances.get(account, ZERO)
+
+    def version(self, owner: str) -> int:
+        """How many groups have touched the owner's accounts: a cheap "has anything changed"."""
+        return self._versions.get(owner, 0)
 
     def owner_balances(self, owner: str) -> dict[LedgerAccount, Decimal]:
         """Every account of one owner with its balance (zero balances included)."""
@@ -103,6 +108,8 @@ class Ledger:
         self._balances.update(after)
         for account in after:
             self._by_owner[account.owner].add(account)
+        for owner in {account.owner for account in after}:
+            self._versions[owner] += 1
         self.posted += len(group)
 
     @staticmethod

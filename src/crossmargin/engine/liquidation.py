@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from crossmargin.engine import watch
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of
@@ -22,23 +23,40 @@ if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
 
 
+def check_account(engine: Engine, account: AccountState, symbol: str) -> list[dict[str, Any]]:
+    """After one account's own fill: only that account can have changed."""
+    if not engine.allowed(Action.LIQUIDATE, [symbol]) or symbol not in account.positions:
+        return []
+    return _check(engine, account)
+
+
 def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     """Liquidate every pool or isolated position that the new prices put at or below 1."""
     events: list[dict[str, Any]] = []
     if not engine.allowed(Action.LIQUIDATE, [symbol]):
         return [{"event": "liquidation_deferred", "symbol": symbol, "validity": engine.validity(symbol).value}]
     for account in list(engine.accounts.values()):
-        if symbol not in account.positions:
+        if symbol not in account.positions or watch.certainly_safe(engine, account):
             continue
-        evaluation = engine.evaluate(account)
-        for report in evaluation.pools:
-            if report.liquidatable and report.figures.positions:
-                symbols = [f.position.symbol for f in report.figures.positions]
-                events += _liquidate(engine, account, symbols, report.figures.pool.settlement_asset, cross=True)
-        for iso in evaluation.isolated:
-            if iso.liquidatable and iso.figures.position.symbol in account.positions:
-                position = iso.figures.position
-                events += _liquidate(engine, account, [position.symbol], position.settlement_asset, cross=False)
+        events += _check(engine, account)
+    return events
+
+
+def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
+    """The exact check of one account: liquidate what is at or below maintenance."""
+    events: list[dict[str, Any]] = []
+    evaluation = engine.evaluate(account)
+    watch.remember(engine, account, evaluation)
+
+    for report in evaluation.pools:
+        if report.liquidatable and report.figures.positions:
+            symbols = [f.position.symbol for f in report.figures.positions]
+            events += _liquidate(engine, account, symbols, report.figures.pool.settlement_asset, cross=True)
+    for iso in evaluation.isolated:
+        if iso.liquidatable and iso.figures.position.symbol in account.positions:
+            position = iso.figures.position
+            events += _liquidate(engine, account, [position.symbol], position.settlement_asset, cross=False)
+
     return events
 
 

@@ -228,9 +228,9 @@ def _take(
     if isinstance(plan, ResultCode):
         return engine.reject(command, plan)
     events = commit_fill(engine, account, plan)
-    from crossmargin.engine.liquidation import check_liquidations
+    from crossmargin.engine.liquidation import check_account
 
-    events += check_liquidations(engine, instrument.symbol)
+    events += check_account(engine, account, instrument.symbol)
     return engine.accept(command, events)
 
 
