@@ -35,6 +35,7 @@ from crossmargin.engine.commands import (
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
 from crossmargin.engine.state import AccountState, MarketState, StakeLot, isolated, snapshot, staked, wallet
+from crossmargin.engine.watch import Watch, forget
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules import Rulebook
@@ -55,7 +56,7 @@ class Engine:
         self._results: dict[str, tuple[str, Result]] = {}
         self._order_sequence = 0
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
-        self.watch: dict[str, Any] = {}  # last full liquidation check per account (engine.watch)
+        self.watch = Watch()  # safe bands per position: which accounts a mark update can affect
         self._handlers: dict[type, Callable[[Any], Result]] = {
             Deposit: self._deposit,
             Withdraw: self._withdraw,
@@ -89,6 +90,9 @@ class Engine:
                 result = self._handlers[type(command)](command)
             except InputError as error:
                 result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))
+            account_id = getattr(command, "account", None)
+            if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
+                forget(self, account_id)  # its money or settings moved: check it exactly next time
             self._results[command.command_id] = (digest, result)
             self.events.extend(result.events)
             return result

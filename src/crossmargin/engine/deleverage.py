@@ -102,6 +102,7 @@ def deleverage(
             else:
                 account.positions[symbol] = outcome.position
             recovered += give
+            engine.watch.tokens.pop(account.account_id, None)  # its position changed
             events.append(
                 {
                     "event": "deleveraged",

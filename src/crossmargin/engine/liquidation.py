@@ -35,11 +35,21 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     if not engine.allowed(Action.LIQUIDATE, [symbol]):
         return [{"event": "liquidation_deferred", "symbol": symbol, "validity": engine.validity(symbol).value}]
-    for account in list(engine.accounts.values()):
-        if symbol not in account.positions or watch.certainly_safe(engine, account):
-            continue
-        events += _check(engine, account)
+    if watch.eligible(engine):
+        pending = watch.triggered(engine, symbol) | _unwatched(engine, symbol)
+        accounts = [engine.accounts[a] for a in sorted(pending) if a in engine.accounts]
+    else:
+        accounts = list(engine.accounts.values())
+    for account in accounts:
+        if symbol in account.positions:
+            events += _check(engine, account)
     return events
+
+
+def _unwatched(engine: Engine, symbol: str) -> set[str]:
+    """Holders with no current bands (new, or changed since): they are checked exactly."""
+    tokens = engine.watch.tokens
+    return {a.account_id for a in engine.accounts.values() if symbol in a.positions and a.account_id not in tokens}
 
 
 def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
@@ -56,7 +66,8 @@ def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
         if iso.liquidatable and iso.figures.position.symbol in account.positions:
             position = iso.figures.position
             events += _liquidate(engine, account, [position.symbol], position.settlement_asset, cross=False)
-
+    if events:  # positions changed: file fresh bands
+        watch.remember(engine, account, engine.evaluate(account))
     return events
 
 

@@ -392,6 +392,10 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
         )
     engine.post(transfers)
     from crossmargin.engine.liquidation import check_liquidations
+    from crossmargin.engine.watch import forget
 
+    for account in engine.accounts.values():  # every payer's surplus moved: check them exactly
+        if instrument.symbol in account.positions:
+            forget(engine, account.account_id)
     events += check_liquidations(engine, instrument.symbol)
     return engine.accept(command, events)

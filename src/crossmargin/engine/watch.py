@@ -1,19 +1,24 @@
-"""Skipping liquidation checks that cannot fire: a bound on how fast a surplus can shrink.
+"""Which accounts a mark update can have liquidated: bands of safe prices per position.
 
-After a full check the engine remembers each pool's surplus (margin balance less
-requirement) and the marks it was computed at. A mark move of ``dP`` changes a position's
-PnL by ``size x dP`` and its requirement by at most ``size x dP`` times its highest tier rate
-(plus the liquidation fee where the venue counts it): for marginal tiers maintenance is
-continuous with that slope. While the summed bound stays below the remembered surplus, the
-pool cannot have reached maintenance and the exact check is skipped. Anything that changes
-the account (a fill, funding, a deposit, a new setting) changes its balances or positions and
-so invalidates the memory; venues whose tiers jump (whole-position rates) or whose pools value
-several assets are always checked in full.
+After an exact check the engine remembers each pool's surplus (margin balance less
+requirement) and gives every position a share of it. A mark move of ``dP`` changes a linear
+position's PnL by ``size x dP`` and its requirement by at most ``size x dP`` times its highest
+tier rate (plus the liquidation fee where the venue counts it): maintenance is continuous
+with that slope for marginal tiers. So while each position's mark stays strictly inside the
+band its share allows, the pool's surplus stays positive and nothing can be liquidatable. Per
+symbol the bands sit in two heaps; a mark update pops only the accounts whose band it left
+and checks those exactly. (Inverse positions use the same bound in ``1 / P``.)
+
+Every command that changes an account (a fill, funding, a transfer of money or collateral, a
+liquidation) checks or refreshes it, so its bands are always current; a stale entry in a heap
+is recognised by its token and dropped. Venues whose tiers jump (whole-position rates) or whose
+pools value several assets are checked in full on every update.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -26,27 +31,60 @@ if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """What a full check saw: the account's state key, its marks, and the surplus per pool."""
+@dataclass
+class Watch:
+    """The engine's memory of safe bands: tokens per account and two heaps per symbol."""
 
-    key: tuple[object, ...]
-    marks: dict[str, Decimal]
-    surplus: dict[str, Decimal]  # by settlement asset (isolated: "iso:" + symbol)
-
-
-def _key(engine: Engine, account: AccountState) -> tuple[object, ...]:
-    """Changes whenever the account's money, positions or approvals do."""
-    positions = tuple((s, p.side, p.size, p.margin_mode) for s, p in account.positions.items())
-    return engine.ledger.version(account.account_id), positions, tuple(account.revoked)
+    tokens: dict[str, int] = field(default_factory=dict)
+    lows: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # max-heap (negated)
+    highs: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # min-heap
+    slopes: dict[str, Decimal | None] = field(default_factory=dict)
+    sequence: int = 0
 
 
 def eligible(engine: Engine) -> bool:
+    """Bands are sound for single-asset pools of marginal tiers without a close fee inside MM."""
     conventions = engine.rulebook.conventions
     return conventions.asset_mode == "single" and not conventions.close_fee_in_maintenance
 
 
+def _slope(engine: Engine, symbol: str) -> Decimal | None:
+    """Highest rate at which a unit of notional can raise the requirement; None: no bound."""
+    slopes = engine.watch.slopes
+    if symbol not in slopes:
+        instrument = engine.rulebook.instrument(symbol)
+        if instrument.tier_style != "marginal" or not instrument.tiers:
+            slopes[symbol] = None
+        else:
+            in_ratio = engine.rulebook.conventions.liquidation_fee_in_ratio
+            fee = (instrument.liquidation_fee or ZERO) if in_ratio else ZERO
+            slopes[symbol] = max(rate for rate, _ in instrument.tier_rates) + fee
+    return slopes[symbol]
+
+
+def _band(engine: Engine, symbol: str, size: Decimal, budget: Decimal) -> tuple[Decimal, Decimal | None] | None:
+    """Open interval of marks within which the position spends less than ``budget``."""
+    slope = _slope(engine, symbol)
+    mark = engine.market(symbol).mark
+    if slope is None or mark is None or budget <= 0:
+        return None
+    instrument = engine.rulebook.instrument(symbol)
+    if instrument.kind == "linear":
+        room = div(budget, size * (ONE + slope), rounding=Rounding.FLOOR)
+        return mark - room, mark + room
+    # inverse: the coin value n x CS / P moves by at most room in 1/P
+    room = div(budget, size * instrument.contract_size * (ONE + slope), rounding=Rounding.FLOOR)
+    inverse_mark = div(ONE, mark, rounding=Rounding.HALF_EVEN)
+    low = div(ONE, inverse_mark + room, rounding=Rounding.CEILING)
+    high = None if inverse_mark - room <= 0 else div(ONE, inverse_mark - room, rounding=Rounding.FLOOR)
+    return low, high
+
+
 def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> None:
+    """Give each position its share of its pool's surplus and file the bands."""
+    watch = engine.watch
+    watch.sequence += 1
+    token = watch.tokens[account.account_id] = watch.sequence
     if not eligible(engine):
         return
     surplus = {
@@ -54,43 +92,54 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     }
     for iso in evaluation.isolated:
         surplus["iso:" + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
-    marks = {s: m for s in account.positions if (m := engine.market(s).mark) is not None}
-    engine.watch[account.account_id] = Memory(_key(engine, account), marks, surplus)
-
-
-def _slope(engine: Engine, symbol: str) -> Decimal | None:
-    """Highest rate at which a unit of notional can raise the requirement; None: no bound."""
-    cache: dict[str, Decimal | None] = engine.watch.setdefault("", {})
-    if symbol not in cache:
-        cache[symbol] = _compute_slope(engine, symbol)
-    return cache[symbol]
-
-
-def _compute_slope(engine: Engine, symbol: str) -> Decimal | None:
-    instrument = engine.rulebook.instrument(symbol)
-    if instrument.tier_style != "marginal" or not instrument.tiers:
-        return None
-    fee = instrument.liquidation_fee or ZERO if engine.rulebook.conventions.liquidation_fee_in_ratio else ZERO
-    return max(rate for rate, _ in instrument.tier_rates) + fee
-
-
-def certainly_safe(engine: Engine, account: AccountState) -> bool:
-    """Whether no pool of the account can have reached maintenance since the last full check."""
-    memory = engine.watch.get(account.account_id)
-    if memory is None or memory.key != _key(engine, account):
-        return False
-    shrink: dict[str, Decimal] = {}
+    pools: dict[str, list[str]] = {}
     for symbol, position in account.positions.items():
-        slope = _slope(engine, symbol)
-        mark, before = engine.market(symbol).mark, memory.marks.get(symbol)
-        if slope is None or mark is None or before is None:
-            return False
-        instrument = engine.rulebook.instrument(symbol)
-        if instrument.kind == "linear":
-            moved = position.size * abs(mark - before)
-        else:
-            face = position.size * instrument.contract_size
-            moved = div(face * abs(mark - before), mark * before, rounding=Rounding.CEILING)
-        pool = instrument.settlement_asset if position.margin_mode is MarginMode.CROSS else "iso:" + symbol
-        shrink[pool] = shrink.get(pool, ZERO) + moved * (ONE + slope)
-    return all(memory.surplus.get(pool, ZERO) - amount > 0 for pool, amount in shrink.items())
+        pool = engine.rulebook.instrument(symbol).settlement_asset
+        pools.setdefault(symbol if position.margin_mode is MarginMode.ISOLATED else pool, []).append(symbol)
+    for key, symbols in pools.items():
+        share = div(
+            surplus.get(
+                "iso:" + key
+                if key in account.positions and account.positions[key].margin_mode is MarginMode.ISOLATED
+                else key,
+                ZERO,
+            ),
+            Decimal(len(symbols)),
+            rounding=Rounding.FLOOR,
+        )
+        for symbol in symbols:
+            band = _band(engine, symbol, account.positions[symbol].size, share)
+            low, high = band if band is not None else (None, None)
+            # no band: file at the mark, so the next update checks the account exactly
+            mark = engine.market(symbol).mark or ZERO
+            heapq.heappush(
+                watch.lows.setdefault(symbol, []), (-(mark if low is None else low), account.account_id, token)
+            )
+            if high is not None or band is None:
+                heapq.heappush(
+                    watch.highs.setdefault(symbol, []), (mark if high is None else high, account.account_id, token)
+                )
+
+
+def triggered(engine: Engine, symbol: str) -> set[str]:
+    """Accounts whose band on ``symbol`` the current mark has reached or left."""
+    watch = engine.watch
+    mark = engine.market(symbol).mark
+    found: set[str] = set()
+    if mark is None:
+        return found
+    lows, highs = watch.lows.get(symbol, []), watch.highs.get(symbol, [])
+    while lows and -lows[0][0] >= mark:
+        _, account_id, token = heapq.heappop(lows)
+        if watch.tokens.get(account_id) == token:
+            found.add(account_id)
+    while highs and highs[0][0] <= mark:
+        _, account_id, token = heapq.heappop(highs)
+        if watch.tokens.get(account_id) == token:
+            found.add(account_id)
+    return found
+
+
+def forget(engine: Engine, account_id: str) -> None:
+    """Invalidate an account's bands (it will be checked at the next update of its symbols)."""
+    engine.watch.tokens.pop(account_id, None)
