@@ -151,9 +151,16 @@ def test_full_liquidation_settles_at_bankruptcy_against_the_insurance_fund(engin
     engine.ledger.check_conservation()
 
 
-def test_unapproved_collateral_backs_nothing(engine):
+def test_unapproved_collateral_backs_nothing_and_may_leave(engine):
     engine.execute(ApproveCollateral("a", "alice", "USD", False))
-    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1"))) is ResultCode.INSUFFICIENT_MARGIN
+    assert _code(engine, PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1"))) is ResultCode.COLLATERAL_NOT_APPROVED
+    assert _code(engine, Withdraw("w1", "alice", "USD", D(100))) is ResultCode.ACCEPTED  # nothing holds it back
+
+
+def test_revoking_collateral_that_positions_rely_on_is_refused(engine):
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1)))
+    assert _code(engine, ApproveCollateral("a", "alice", "USD", False)) is ResultCode.INSUFFICIENT_MARGIN
+    assert "USD" not in engine.accounts["alice"].revoked
 
 
 def test_staked_collateral_backs_margin_but_stays_locked_until_its_time(engine):
@@ -176,12 +183,33 @@ def test_staked_collateral_backs_margin_but_stays_locked_until_its_time(engine):
 def test_market_orders_walk_a_depth_snapshot_when_one_is_given(engine):
     from crossmargin.engine.codec import decode_command
 
-    update = decode_command({"kind": "depth_update", "command_id": "d1", "symbol": "BTC-PERP", "timestamp_ms": 2,
-                             "bids": [["49990", "1"]], "asks": [["50010", "0.5"], ["50100", "2"]]})
+    update = decode_command(
+        {
+            "kind": "depth_update",
+            "command_id": "d1",
+            "symbol": "BTC-PERP",
+            "timestamp_ms": 2,
+            "bids": [["49990", "1"]],
+            "asks": [["50010", "0.5"], ["50100", "2"]],
+        }
+    )
     assert engine.execute(update).code.accepted
     result = engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1)))
     fill = next(e for e in result.events if e["event"] == "filled")
     assert D(fill["price"]) == D(50055)  # 0.5 at 50,010 and 0.5 at 50,100
-    assert _code(engine, decode_command({"kind": "depth_update", "command_id": "d2", "symbol": "BTC-PERP",
-                                         "timestamp_ms": 3, "bids": [["50200", "1"]], "asks": [["50100", "1"]]})
-                 ) is ResultCode.INVALID_ARGUMENT
+    assert (
+        _code(
+            engine,
+            decode_command(
+                {
+                    "kind": "depth_update",
+                    "command_id": "d2",
+                    "symbol": "BTC-PERP",
+                    "timestamp_ms": 3,
+                    "bids": [["50200", "1"]],
+                    "asks": [["50100", "1"]],
+                }
+            ),
+        )
+        is ResultCode.INVALID_ARGUMENT
+    )

@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 
 from crossmargin import __version__
+from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.render import render_evaluation
+from crossmargin.cli.run import HELP as RUN_HELP
+from crossmargin.cli.run import run
 from crossmargin.cli.venues import venues_app
 from crossmargin.margin import account_from_json, evaluate_account, evaluation_to_json, load_account
 
@@ -24,6 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(venues_app, name="venues")
+app.command(name="run", help=RUN_HELP)(run)
+app.command(name="replay")(store_commands.replay)
+app.command(name="inspect")(store_commands.inspect)
 
 
 def _print_version(value: bool) -> None:

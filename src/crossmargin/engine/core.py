@@ -206,6 +206,8 @@ class Engine:
 
     def _withdrawable(self, account: AccountState, asset: str) -> Decimal:
         balance = self.ledger.balance(wallet(account.account_id, asset))
+        if asset in account.revoked:
+            return balance  # it backs nothing, so nothing holds it back
         pools = [p for p in self.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
         if not pools:
             return balance
@@ -391,6 +393,9 @@ class Engine:
             account.revoked.discard(command.asset)
         else:
             account.revoked.add(command.asset)
+            if account.positions and not self._meets_initial(account, command.asset):
+                account.revoked.discard(command.asset)  # like a withdrawal, it may not strand positions
+                return self.reject(command, ResultCode.INSUFFICIENT_MARGIN, "positions rely on this collateral")
         return self.accept(
             command,
             [

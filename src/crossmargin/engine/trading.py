@@ -51,7 +51,10 @@ class FillPlan:
 
 def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[dict[str, Any]]:
     """Book a planned fill: the ledger group first, then the position it leaves."""
+    from crossmargin.engine.watch import forget
+
     engine.post(plan.transfers)
+    forget(engine, account.account_id)  # its bands no longer hold: check it exactly next time
     if plan.position is None:
         account.positions.pop(plan.symbol, None)
     else:
@@ -177,9 +180,15 @@ def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
         raise InputError("quantity", f"must be a positive multiple of {instrument.lot_size}")
     if engine.market(instrument.symbol).mark is None:
         return ResultCode.NO_MARK_PRICE
-    position = engine.account(command.account).positions.get(instrument.symbol)
+    account = engine.account(command.account)
+    position = account.positions.get(instrument.symbol)
     if command.reduce_only and not reduces(position, command.side, command.quantity):
         return ResultCode.REDUCE_ONLY_VIOLATION
+    adds_risk = not reduces(position, command.side, command.quantity)
+    if adds_risk and instrument.settlement_asset in account.revoked:
+        return ResultCode.COLLATERAL_NOT_APPROVED
+    if adds_risk and engine.now_ms < account.cooldown_until_ms:
+        return ResultCode.ACCOUNT_LIQUIDATING
     action = Action.REDUCE_ORDER if reduces(position, command.side, command.quantity) else Action.OPEN_ORDER
     if not engine.allowed(action, [instrument.symbol]):
         return ResultCode.STALE_PRICE
