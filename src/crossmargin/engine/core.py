@@ -56,6 +56,7 @@ class Engine:
         self._results: dict[str, tuple[str, Result]] = {}
         self._order_sequence = 0
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
+        self.resting: dict[str, set[tuple[str, str]]] = {}  # symbol -> (account, order id) resting on it
         self.watch = Watch()  # safe bands per position: which accounts a mark update can affect
         self._handlers: dict[type, Callable[[Any], Result]] = {
             Deposit: self._deposit,
@@ -412,7 +413,8 @@ class Engine:
         account = self.accounts.get(command.account)
         if account is None or command.order_id not in account.orders:
             return self.reject(command, ResultCode.UNKNOWN_ORDER)
-        del account.orders[command.order_id]
+        order = account.orders.pop(command.order_id)
+        self.resting.get(order.symbol, set()).discard((account.account_id, order.order_id))
         return self.accept(
             command,
             [{"event": "order_cancelled", "account": command.account, "order_id": command.order_id, "reason": "user"}],

@@ -48,8 +48,8 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
 
 def _unwatched(engine: Engine, symbol: str) -> set[str]:
     """Holders with no current bands (new, or changed since): they are checked exactly."""
-    tokens = engine.watch.tokens
-    return {a.account_id for a in engine.accounts.values() if symbol in a.positions and a.account_id not in tokens}
+    accounts = engine.accounts
+    return {a for a in engine.watch.unwatched if a in accounts and symbol in accounts[a].positions}
 
 
 def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
@@ -71,11 +71,13 @@ def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
     return events
 
 
-def _cancel_orders(account: AccountState) -> list[dict[str, Any]]:
+def _cancel_orders(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
     events = [
         {"event": "order_cancelled", "account": account.account_id, "order_id": order_id, "reason": "liquidation"}
         for order_id in account.orders
     ]
+    for order in account.orders.values():
+        engine.resting.get(order.symbol, set()).discard((account.account_id, order.order_id))
     account.orders.clear()
     return events
 
@@ -95,7 +97,7 @@ def _liquidate(
             "reason": "health at or below 1",
         }
     ]
-    events += _cancel_orders(account)
+    events += _cancel_orders(engine, account)
     partial = _partial(engine, account, symbols, style)
     if partial is not None:
         account.liquidations += 1

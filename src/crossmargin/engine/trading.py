@@ -245,6 +245,7 @@ def _take(
 
 def _rest(engine: Engine, command: PlaceOrder, account: AccountState, instrument: Instrument) -> Result:
     order_id = engine.next_order_id()
+    engine.resting.setdefault(instrument.symbol, set()).add((account.account_id, order_id))
     account.orders[order_id] = OrderState(
         order_id,
         account.account_id,
@@ -291,43 +292,45 @@ def _run_resting(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     assert market.mark is not None
     instrument = engine.rulebook.instrument(symbol)
     events: list[dict[str, Any]] = []
-    for account in list(engine.accounts.values()):
-        for order in [o for o in account.orders.values() if o.symbol == symbol]:
-            price = _triggered(order, market.mark, market.last)
-            if price is None:
+    for account_id, order_id in sorted(engine.resting.get(symbol, ())):
+        account = engine.accounts[account_id]
+        order = account.orders[order_id]
+        price = _triggered(order, market.mark, market.last)
+        if price is None:
+            continue
+        if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
+            continue  # a stop waits for a valid price
+        del account.orders[order.order_id]
+        engine.resting[symbol].discard((account_id, order_id))
+        if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
+            events.append(
+                {
+                    "event": "order_cancelled",
+                    "account": account.account_id,
+                    "order_id": order.order_id,
+                    "reason": "reduce_only_violation",
+                }
+            )
+            continue
+        if order.order_type != OrderType.LIMIT.value:  # a stop becomes a market order
+            filled, average, _ = sweep_for(engine, instrument, order.side, order.quantity, market.mark)
+            if average is None or filled <= 0:
                 continue
-            if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
-                continue  # a stop waits for a valid price
-            del account.orders[order.order_id]
-            if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
-                events.append(
-                    {
-                        "event": "order_cancelled",
-                        "account": account.account_id,
-                        "order_id": order.order_id,
-                        "reason": "reduce_only_violation",
-                    }
-                )
-                continue
-            if order.order_type != OrderType.LIMIT.value:  # a stop becomes a market order
-                filled, average, _ = sweep_for(engine, instrument, order.side, order.quantity, market.mark)
-                if average is None or filled <= 0:
-                    continue
-                quantity, price, fee_rate = filled, average, instrument.fee("taker_fee")
-            else:
-                quantity, fee_rate = order.quantity, instrument.fee("maker_fee")
-            plan = plan_fill(engine, account, instrument, order.side, quantity, price, fee_rate, order.order_id)
-            if isinstance(plan, ResultCode):
-                events.append(
-                    {
-                        "event": "order_cancelled",
-                        "account": account.account_id,
-                        "order_id": order.order_id,
-                        "reason": plan.value,
-                    }
-                )
-                continue
-            events += commit_fill(engine, account, plan)
+            quantity, price, fee_rate = filled, average, instrument.fee("taker_fee")
+        else:
+            quantity, fee_rate = order.quantity, instrument.fee("maker_fee")
+        plan = plan_fill(engine, account, instrument, order.side, quantity, price, fee_rate, order.order_id)
+        if isinstance(plan, ResultCode):
+            events.append(
+                {
+                    "event": "order_cancelled",
+                    "account": account.account_id,
+                    "order_id": order.order_id,
+                    "reason": plan.value,
+                }
+            )
+            continue
+        events += commit_fill(engine, account, plan)
     return events
 
 

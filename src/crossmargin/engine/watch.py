@@ -39,6 +39,7 @@ class Watch:
     lows: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # max-heap (negated)
     highs: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # min-heap
     slopes: dict[str, Decimal | None] = field(default_factory=dict)
+    unwatched: set[str] = field(default_factory=set)  # accounts changed since their last exact check
     sequence: int = 0
 
 
@@ -85,6 +86,7 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     watch = engine.watch
     watch.sequence += 1
     token = watch.tokens[account.account_id] = watch.sequence
+    watch.unwatched.discard(account.account_id)
     if not eligible(engine):
         return
     surplus = {
@@ -143,3 +145,4 @@ def triggered(engine: Engine, symbol: str) -> set[str]:
 def forget(engine: Engine, account_id: str) -> None:
     """Invalidate an account's bands (it will be checked at the next update of its symbols)."""
     engine.watch.tokens.pop(account_id, None)
+    engine.watch.unwatched.add(account_id)
