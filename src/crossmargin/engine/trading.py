@@ -29,6 +29,7 @@ from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
+from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
@@ -47,6 +48,7 @@ class FillPlan:
     transfers: list[Transfer]
     events: list[dict[str, Any]]
     reducing: bool
+    after: Evaluation | None = None  # the account after the fill, when the margin check computed it
 
 
 def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[dict[str, Any]]:
@@ -147,10 +149,14 @@ def plan_fill(
         transfers.append(Transfer(wallet(owner, asset), target, margin, "isolated_margin_on_open"))
         wallet_change -= margin
     reducing = reduces(state, side, quantity)
-    if not reducing and not engine._meets_initial(
-        account, asset, overrides={symbol: outcome.position}, balance_changes={asset: wallet_change}
-    ):
-        return ResultCode.INSUFFICIENT_MARGIN
+    after: Evaluation | None = None
+    if not reducing:
+        after = engine.evaluate(account, overrides={symbol: outcome.position}, balance_changes={asset: wallet_change})
+        pools = [p for p in after.pools if p.figures.pool.settlement_asset in (asset, "USD")]
+        if not all(p.figures.meets_initial_margin() for p in pools):
+            return ResultCode.INSUFFICIENT_MARGIN
+        if mode is MarginMode.ISOLATED:
+            after = None  # the isolated margin it moves is not in that picture yet
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
@@ -166,7 +172,7 @@ def plan_fill(
         "realized_pnl": str(realized),
         "reason": reason,
     }
-    return FillPlan(symbol, outcome.position, transfers, [event], reducing)
+    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after)
 
 
 def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
@@ -237,9 +243,14 @@ def _take(
     if isinstance(plan, ResultCode):
         return engine.reject(command, plan)
     events = commit_fill(engine, account, plan)
-    from crossmargin.engine.liquidation import check_account
+    if plan.after is not None:  # it met initial margin, so it is above maintenance: file its bands
+        from crossmargin.engine import watch
 
-    events += check_account(engine, account, instrument.symbol)
+        watch.remember(engine, account, plan.after)
+    else:
+        from crossmargin.engine.liquidation import check_account
+
+        events += check_account(engine, account, instrument.symbol)
     return engine.accept(command, events)
 
 
