@@ -213,3 +213,22 @@ def test_market_orders_walk_a_depth_snapshot_when_one_is_given(engine):
         )
         is ResultCode.INVALID_ARGUMENT
     )
+
+
+def test_a_loss_beyond_the_wallet_settles_the_accounts_own_profits_first():
+    engine = Engine(load_rulebook("generic"))
+    engine.execute(Deposit("d", "carol", "USD", D(3000)))
+    for symbol, mark in (("BTC-PERP", 50000), ("ETH-PERP", 3000)):
+        engine.execute(MarketUpdate(f"m-{symbol}", symbol, 1, mark=D(mark)))
+        engine.execute(SetLeverage(f"l-{symbol}", "carol", symbol, D(50)))
+    assert engine.execute(PlaceOrder("b", "carol", "BTC-PERP", "buy", D(1))).code.accepted
+    assert engine.execute(PlaceOrder("e", "carol", "ETH-PERP", "sell", D(3))).code.accepted
+    engine.execute(MarketUpdate("m2", "BTC-PERP", 2, mark=D(56000)))  # +6,000 unrealised
+    engine.execute(MarketUpdate("m3", "ETH-PERP", 3, mark=D(4200)))  # -3,600 unrealised, beyond the wallet
+    result = engine.execute(PlaceOrder("close", "carol", "ETH-PERP", "buy", D(3)))
+    assert result.code.accepted
+    assert "ETH-PERP" not in engine.accounts["carol"].positions
+    btc = engine.accounts["carol"].positions["BTC-PERP"]
+    assert btc.entry_price == D(56000)  # its profit now sits in the wallet
+    assert D(5000) < engine.ledger.balance(wallet("carol", "USD")) < D(5500)
+    engine.ledger.check_conservation()

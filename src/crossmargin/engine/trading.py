@@ -11,7 +11,7 @@ check.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.funding import funding_payment
+from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, InputError, Rounding, div
@@ -49,6 +50,7 @@ class FillPlan:
     events: list[dict[str, Any]]
     reducing: bool
     after: Evaluation | None = None  # the account after the fill, when the margin check computed it
+    settled: dict[str, PositionState] = field(default_factory=dict)  # positions re-based at the mark
 
 
 def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[dict[str, Any]]:
@@ -56,6 +58,7 @@ def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[d
     from crossmargin.engine.watch import forget
 
     engine.post(plan.transfers)
+    account.positions.update(plan.settled)
     forget(engine, account.account_id)  # its bands no longer hold: check it exactly next time
     if plan.position is None:
         account.positions.pop(plan.symbol, None)
@@ -161,6 +164,13 @@ def plan_fill(
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
             transfers.append(Transfer(target, wallet(owner, asset), remaining, "isolated_margin_released"))
+    settled: dict[str, PositionState] = {}
+    shortfall = -(engine.ledger.balance(wallet(owner, asset)) + wallet_change)
+    if shortfall > 0:  # a realised loss beyond the wallet: settle the account's own profits first
+        settled, settled_transfers = _settle_profits(engine, account, asset, symbol, shortfall)
+        if settled_transfers is None:
+            return ResultCode.INSUFFICIENT_BALANCE
+        transfers = settled_transfers + transfers
     event = {
         "event": "filled",
         "account": owner,
@@ -172,7 +182,42 @@ def plan_fill(
         "realized_pnl": str(realized),
         "reason": reason,
     }
-    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after)
+    plan = FillPlan(symbol, outcome.position, transfers, [event], reducing, after)
+    plan.settled.update(settled)
+    return plan
+
+
+def _settle_profits(
+    engine: Engine, account: AccountState, asset: str, excluded: str, needed: Decimal
+) -> tuple[dict[str, PositionState], list[Transfer] | None]:
+    """Move other cross positions' unrealised profit into the wallet, re-basing them at the mark.
+
+    Equity does not change (the profit is the same money, now settled), but the wallet can then
+    absorb a realised loss that exceeds it. ``None`` when the profits do not reach ``needed``.
+    """
+    settled: dict[str, PositionState] = {}
+    transfers: list[Transfer] = []
+    gathered = ZERO
+    for symbol, position in sorted(account.positions.items()):
+        instrument = engine.rulebook.instrument(symbol)
+        mark = engine.market(symbol).mark
+        if symbol == excluded or position.margin_mode is not MarginMode.CROSS or mark is None:
+            continue
+        if instrument.settlement_asset != asset:
+            continue
+        profit = engine.money(
+            unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, mark),
+            asset,
+            rounding=Rounding.FLOOR,
+        )
+        if profit <= 0:
+            continue
+        transfers.append(Transfer(engine.clearing(asset), wallet(account.account_id, asset), profit, "pnl_settled"))
+        settled[symbol] = replace(position, entry_price=mark)
+        gathered += profit
+        if gathered >= needed:
+            return settled, transfers
+    return settled, None
 
 
 def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
@@ -237,6 +282,8 @@ def _take(
     mark = engine.market(instrument.symbol).mark
     assert mark is not None
     filled, average, _ = sweep_for(engine, instrument, command.side, quantity, mark, limit)
+    if (filled <= 0 or average is None) and limit is not None:
+        return _rest(engine, command, account, instrument)  # nothing on the book at its price yet
     if filled <= 0 or average is None:
         return engine.reject(command, ResultCode.NO_LIQUIDITY)
     plan = plan_fill(engine, account, instrument, command.side, filled, average, instrument.fee("taker_fee"), "taker")
