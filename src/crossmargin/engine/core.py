@@ -47,9 +47,11 @@ CLEARING = "clearing"
 class Engine:
     """One venue's accounts, markets and ledger; ``execute`` is the only way to change them."""
 
-    def __init__(self, rulebook: Rulebook) -> None:
+    def __init__(self, rulebook: Rulebook, *, keep_journal: bool = False) -> None:
         self.rulebook = rulebook
         self.ledger = Ledger()
+        # every posted transfer, in order, for an auditor kept apart from the ledger
+        self.journal: list[Transfer] | None = [] if keep_journal else None
         self.accounts: dict[str, AccountState] = {}
         self.markets: dict[str, MarketState] = {}
         self.events: list[dict[str, Any]] = []
@@ -175,6 +177,8 @@ class Engine:
     def post(self, transfers: list[Transfer]) -> None:
         if transfers:
             self.ledger.post(transfers)
+            if self.journal is not None:
+                self.journal.extend(transfers)
 
     def next_order_id(self) -> str:
         self._order_sequence += 1
