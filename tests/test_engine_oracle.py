@@ -53,3 +53,30 @@ def test_nothing_but_cancelling_proceeds_on_a_clamped_mark():
     result = engine.execute(MarketUpdate("m1", "BTC-PERP", 1_000, mark=D(1000), index=D(1000)))
     assert any(e["event"] == "liquidation_deferred" for e in result.events)
     assert engine.execute(PlaceOrder("o2", "alice", "BTC-PERP", "sell", D("0.1"))).code is ResultCode.STALE_PRICE
+
+
+def test_binance_median_mark_from_index_funding_book_and_last():
+    """Binance: mark = median(index x (1 + rate x time to funding / interval), index + book basis, last).
+    Index 50,000, rate 0.01 % with half the 8 h interval left (50,002.5), book mid 50,003.2 (basis
+    3.2: 50,003.2), last 50,010: the mark is 50,003.2."""
+    from crossmargin.engine.codec import decode_command
+    from crossmargin.rules import load_rulebook
+
+    path = next(row[2] for row in available_rulebooks() if row[0] == "binance-usdm")
+    raw = yaml.safe_load(path.read_text())
+    raw["conventions"]["mark_construction"] = "median"
+    engine = Engine(parse_rulebook(raw, origin="binance-usdm-median"))
+    assert load_rulebook("binance-usdm").conventions.mark_construction == "given"
+    book = {
+        "kind": "depth_update",
+        "command_id": "book",
+        "symbol": "BTCUSDT",
+        "timestamp_ms": 1,
+        "bids": [["50002.0", "1"]],
+        "asks": [["50004.4", "1"]],
+    }
+    assert engine.execute(decode_command(book)).code.accepted
+    four_hours = 4 * 3_600_000
+    update = MarketUpdate("m", "BTCUSDT", four_hours, index=D(50000), last=D(50010), funding_rate=D("0.0001"))
+    assert engine.execute(update).code.accepted
+    assert engine.market("BTCUSDT").mark == D("50003.2")

@@ -81,6 +81,7 @@ class MarketState:
     funding_rate: Decimal | None = None
     timestamp_ms: int = 0
     depth: DepthSnapshot | None = None  # the latest order book, when market data has one
+    basis_samples: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)  # (bid1, ask1, index)
 
 
 def wallet(account_id: str, asset: str) -> LedgerAccount:

@@ -26,15 +26,15 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.depth import DepthLevel, DepthSnapshot, ParametricDepth, depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.oracle import Action
+from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
-from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
+from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, isolated, wallet
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
-from crossmargin.units import ZERO, InputError, Rounding, div
+from crossmargin.units import ZERO, InputError, Rounding, div, to_tick
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -392,10 +392,32 @@ def _run_resting(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     return events
 
 
+MAX_BASIS_SAMPLES = 30  # Binance's moving average of the book basis (a sample per update here)
+
+
+def _median_mark(engine: Engine, instrument: Instrument, market: MarketState, now_ms: int) -> Decimal | None:
+    """Binance's mark: the median of index x (1 + funding basis), index + book basis, and last."""
+    if market.index is None or market.last is None:
+        return None
+    if market.depth is not None and market.depth.bids and market.depth.asks:
+        market.basis_samples.append((market.depth.bids[0].price, market.depth.asks[0].price, market.index))
+        del market.basis_samples[:-MAX_BASIS_SAMPLES]
+    basis = moving_average_basis(market.basis_samples) if market.basis_samples else ZERO
+    funding = instrument.funding
+    fraction = ZERO
+    if funding is not None and market.funding_rate is not None:
+        interval = funding.interval_hours * 3_600_000
+        next_funding = (now_ms // interval + 1) * interval
+        fraction = funding_time_fraction(now_ms, next_funding, interval)
+    rate = market.funding_rate or ZERO
+    mark = median_mark(market.index, rate, fraction, basis, market.last)
+    return to_tick(mark, instrument.tick_size, rounding=Rounding.HALF_EVEN)
+
+
 def market_update(engine: Engine, command: MarketUpdate) -> Result:
     """New prices: run resting orders, then check every account holding the symbol."""
     try:
-        engine.rulebook.instrument(command.symbol, field_name="symbol")
+        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
     except InputError:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
     market = engine.market(command.symbol)
@@ -407,6 +429,10 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
             setattr(market, name, value)
     market.timestamp_ms = max(market.timestamp_ms, command.timestamp_ms)
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    if command.mark is None and engine.rulebook.conventions.mark_construction == "median":
+        constructed = _median_mark(engine, instrument, market, command.timestamp_ms)
+        if constructed is not None:
+            market.mark = constructed
     events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
     if market.mark is None:
         return engine.accept(command, events)

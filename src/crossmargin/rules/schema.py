@@ -189,6 +189,9 @@ class Conventions(Frozen):
     order_cost_includes_fees: bool = False
     liquidation: LiquidationRule = LiquidationRule()
     oracle: OracleRules | None = None  # None: the venue publishes no rails; every price is taken
+    # "median": build the mark from index, funding basis, order-book basis and last (Binance)
+    # when an update brings an index and a last price but no mark; "given": marks come as sent.
+    mark_construction: Literal["given", "median"] = "given"
     adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
         "pnl_times_margin_ratio"
     )
