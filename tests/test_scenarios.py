@@ -58,6 +58,18 @@ def test_the_rules_are_all_shipped():
         "idempotent-retry",
         "undercollateralised-reduce-only",
         "correlated-crash",
+        "binance-reduce-until-compliant",
+        "bybit-tier-step-down",
+        "hyperliquid-chunks",
+        "insurance-then-adl",
+        "staked-collateral",
+        "stale-and-clamped-oracle",
+        "depth-snapshot-fill",
+        "binance-reduce-when-compliance-is-not-monotone",
+        "hyperliquid-user-keeps-equity",
+        "adl-quantity-rounds-up",
+        "resting-limit-waits-for-a-valid-mark",
+        "mark-age-is-the-marks-own",
     } <= names
 
 

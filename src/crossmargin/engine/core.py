@@ -107,7 +107,7 @@ class Engine:
         if rules is None or market.mark is None:
             return Validity.VALID
         config = OracleGuardConfig(rules.max_age_seconds * 1000, rules.band_fraction, rules.clamp_low, rules.clamp_high)
-        return assess(PriceObservation(market.mark, market.timestamp_ms), market.index, self.now_ms, config)
+        return assess(PriceObservation(market.mark, market.mark_timestamp_ms), market.index, self.now_ms, config)
 
     def allowed(self, action: Action, symbols: Iterable[str]) -> bool:
         """Whether ``action`` may proceed on the marks of every one of ``symbols``."""

@@ -85,7 +85,8 @@ def deleverage(
             if recovered >= shortfall:
                 break
             need = div(shortfall - recovered, gap, rounding=Rounding.CEILING)
-            quantity = min(position.size, need + (-need % instrument.lot_size))
+            lots = div(need, instrument.lot_size, rounding=Rounding.CEILING).to_integral_value(rounding="ROUND_CEILING")
+            quantity = min(position.size, lots * instrument.lot_size)
             closing = "sell" if position.side is Side.LONG else "buy"
             outcome = apply_fill(instrument, position, closing, quantity, mark, position.margin_mode)
             realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
@@ -108,7 +109,7 @@ def deleverage(
                     "event": "deleveraged",
                     "account": account.account_id,
                     "symbol": symbol,
-                    "quantity": str(quantity),
+                    "quantity": format(quantity.normalize(), "f"),
                     "bankruptcy_price": str(price),
                     "mark": str(mark),
                     "amount": str(give),

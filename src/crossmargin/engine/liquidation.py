@@ -208,7 +208,12 @@ def _settle(
             )
             balance += seized
     fund = engine.ledger.balance(insurance) + fee
-    if balance > 0:
+    keeps = engine.rulebook.conventions.liquidation.user_keeps_remaining_equity
+    if balance > 0 and keeps:
+        if target.kind is AccountKind.ISOLATED:  # what is left returns to the cross wallet
+            transfers.append(Transfer(target, wallet(account.account_id, asset), balance, "isolated_margin_released"))
+        events.append({"event": "equity_kept", "account": account.account_id, "asset": asset, "amount": str(balance)})
+    elif balance > 0:
         transfers.append(Transfer(target, insurance, balance, "bankruptcy_settlement"))
         events.append(
             {

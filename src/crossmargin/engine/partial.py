@@ -63,7 +63,7 @@ def _close_plan(
         "account": owner,
         "symbol": symbol,
         "side": side,
-        "quantity": str(quantity),
+        "quantity": format(quantity.normalize(), "f"),
         "price": str(average),
         "realized_pnl": str(realized),
         "fee": str(fee),
@@ -123,11 +123,18 @@ def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[
         ),
     )
     lot = engine.rulebook.instrument(largest).lot_size
-    size = account.positions[largest].size
-    low, high = 1, _lots(engine, largest, size) - 1  # a full close is the bankruptcy path
-    if high < 1 or not _compliant_after(engine, account, largest, lot * high):
-        return None
-    while low < high:  # smallest number of lots that makes the pool compliant
+    most = _lots(engine, largest, account.positions[largest].size) - 1  # a full close is the bankruptcy path
+    # Compliance is not monotone in the size closed (each lot frees its maintenance but pays the
+    # fee), so probe upward by doubling for a compliant size, then bisect down to the least one.
+    known_bad, probe = 0, 1
+    while probe <= most and not _compliant_after(engine, account, largest, lot * probe):
+        known_bad, probe = probe, probe * 2
+    if probe > most:
+        if most < 1 or not _compliant_after(engine, account, largest, lot * most):
+            return None
+        probe = most
+    low, high = known_bad + 1, probe
+    while low < high:
         middle = (low + high) // 2
         if _compliant_after(engine, account, largest, lot * middle):
             high = middle

@@ -80,6 +80,7 @@ class MarketState:
     last: Decimal | None = None
     funding_rate: Decimal | None = None
     timestamp_ms: int = 0
+    mark_timestamp_ms: int = 0  # when the mark itself last changed: what staleness is measured on
     depth: DepthSnapshot | None = None  # the latest order book, when market data has one
     basis_samples: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)  # (bid1, ask1, index)
 

@@ -176,7 +176,7 @@ def plan_fill(
         "account": owner,
         "symbol": symbol,
         "side": side,
-        "quantity": str(quantity),
+        "quantity": format(quantity.normalize(), "f"),
         "price": str(price),
         "fee": str(fee),
         "realized_pnl": str(realized),
@@ -358,6 +358,9 @@ def _run_resting(engine: Engine, symbol: str) -> list[dict[str, Any]]:
             continue
         if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
             continue  # a stop waits for a valid price
+        adds = not reduces(account.positions.get(symbol), order.side, order.quantity)
+        if not engine.allowed(Action.OPEN_ORDER if adds else Action.REDUCE_ORDER, [symbol]):
+            continue  # a resting order does not fill on a price the guard refuses
         del account.orders[order.order_id]
         engine.resting[symbol].discard((account_id, order_id))
         if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
@@ -428,11 +431,14 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
                 raise InputError(name, "must be positive")
             setattr(market, name, value)
     market.timestamp_ms = max(market.timestamp_ms, command.timestamp_ms)
+    if command.mark is not None:
+        market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
     if command.mark is None and engine.rulebook.conventions.mark_construction == "median":
         constructed = _median_mark(engine, instrument, market, command.timestamp_ms)
         if constructed is not None:
             market.mark = constructed
+            market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
     events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
     if market.mark is None:
         return engine.accept(command, events)

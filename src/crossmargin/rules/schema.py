@@ -153,6 +153,9 @@ class LiquidationRule(Frozen):
     # How a partial close's bankruptcy price is set: with the other positions frozen, or
     # (dYdX) spreading the account's deficit over positions by their share of maintenance.
     bankruptcy_rule: Literal["frozen_others", "maintenance_share"] = "frozen_others"
+    # Hyperliquid: a liquidation through the book leaves the user what equity remains (only a
+    # backstop liquidation forfeits it); elsewhere the fund takes over at the bankruptcy price.
+    user_keeps_remaining_equity: bool = False
     # dYdX's fillable price: ABR = clamp(adjustment x (1 - NC / MMR), 0, 1), and the limit
     # price gives up ABR x spread x the position's maintenance margin.
     bankruptcy_adjustment: NonNegative | None = None
