@@ -71,12 +71,12 @@ class Engine:
             Stake: self._stake,
             Unstake: self._unstake,
         }
-        from crossmargin.engine import trading
+        from crossmargin.engine import market, trading
 
         self._handlers[PlaceOrder] = lambda c: trading.place_order(self, c)
-        self._handlers[MarketUpdate] = lambda c: trading.market_update(self, c)
-        self._handlers[SettleFunding] = lambda c: trading.settle_funding(self, c)
-        self._handlers[DepthUpdate] = lambda c: trading.depth_update(self, c)
+        self._handlers[MarketUpdate] = lambda c: market.market_update(self, c)
+        self._handlers[SettleFunding] = lambda c: market.settle_funding(self, c)
+        self._handlers[DepthUpdate] = lambda c: market.depth_update(self, c)
 
     # -- the one entry point -------------------------------------------------------------
 

@@ -1,40 +1,33 @@
-"""Orders, fills, market updates and funding: the engine's handlers that move positions.
+"""Orders and fills: the engine's handlers that open, add to and reduce positions.
 
 A market order sweeps the depth model (the symbol's snapshot when market data has one,
 otherwise the parametric curve around the mark). A fill is checked against the state it
 would leave: the account must still meet initial margin, unless the fill only reduces a
-position. Limit orders rest and fill as makers when the mark crosses them; stop orders wait
-for their trigger on the mark or the last price. Every mark update ends with the liquidation
-check.
+position. Limit and stop orders rest here; ``engine.market`` runs them when prices move.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine.commands import (
-    DepthUpdate,
-    MarketUpdate,
     OrderType,
     PlaceOrder,
     Result,
     ResultCode,
-    SettleFunding,
 )
-from crossmargin.engine.depth import DepthLevel, DepthSnapshot, ParametricDepth, depth_for, sweep
+from crossmargin.engine.depth import DepthSnapshot, ParametricDepth, depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
+from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
-from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, isolated, wallet
+from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
 from crossmargin.margin.evaluate import Evaluation
-from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
-from crossmargin.units import ZERO, InputError, Rounding, div, to_tick
+from crossmargin.units import ZERO, InputError, Rounding, div
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -71,24 +64,6 @@ def _book(engine: Engine, symbol: str) -> ParametricDepth | DepthSnapshot:
     """The symbol's last order-book snapshot, else the calibrated curve for its base asset."""
     snapshot = engine.market(symbol).depth
     return snapshot if snapshot is not None else depth_for(engine.rulebook.instrument(symbol).base_asset)
-
-
-def depth_update(engine: Engine, command: DepthUpdate) -> Result:
-    """Store an order-book snapshot for later sweeps (levels best first, not crossed)."""
-    try:
-        engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
-        return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
-    bids = tuple(DepthLevel(price, quantity) for price, quantity in command.bids)
-    asks = tuple(DepthLevel(price, quantity) for price, quantity in command.asks)
-    ordered = all(a.price > b.price for a, b in itertools.pairwise(bids)) and all(
-        a.price < b.price for a, b in itertools.pairwise(asks)
-    )
-    if not ordered or (bids and asks and bids[0].price >= asks[0].price):
-        raise InputError("bids", "levels must be best first and the book must not be crossed")
-    engine.market(command.symbol).depth = DepthSnapshot(bids, asks)
-    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
-    return engine.accept(command, [{"event": "depth", "symbol": command.symbol, "levels": len(bids) + len(asks)}])
 
 
 def sweep_for(
@@ -330,174 +305,3 @@ def _rest(engine: Engine, command: PlaceOrder, account: AccountState, instrument
             }
         ],
     )
-
-
-def _triggered(order: OrderState, mark: Decimal, last: Decimal | None) -> Decimal | None:
-    """The price a resting order executes at now, or ``None`` if it does not."""
-    if order.order_type == OrderType.LIMIT.value:
-        assert order.price is not None
-        crossed = mark <= order.price if order.side == "buy" else mark >= order.price
-        return order.price if crossed else None
-    assert order.trigger_price is not None
-    price = last if (order.trigger_on == "last" and last is not None) else mark
-    fired = price >= order.trigger_price if order.side == "buy" else price <= order.trigger_price
-    return mark if fired else None
-
-
-def _run_resting(engine: Engine, symbol: str) -> list[dict[str, Any]]:
-    """Fill limit orders the mark crossed (as makers) and fire triggered stops (as takers)."""
-    market = engine.market(symbol)
-    assert market.mark is not None
-    instrument = engine.rulebook.instrument(symbol)
-    events: list[dict[str, Any]] = []
-    for account_id, order_id in sorted(engine.resting.get(symbol, ())):
-        account = engine.accounts[account_id]
-        order = account.orders[order_id]
-        price = _triggered(order, market.mark, market.last)
-        if price is None:
-            continue
-        if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
-            continue  # a stop waits for a valid price
-        adds = not reduces(account.positions.get(symbol), order.side, order.quantity)
-        if not engine.allowed(Action.OPEN_ORDER if adds else Action.REDUCE_ORDER, [symbol]):
-            continue  # a resting order does not fill on a price the guard refuses
-        del account.orders[order.order_id]
-        engine.resting[symbol].discard((account_id, order_id))
-        if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
-            events.append(
-                {
-                    "event": "order_cancelled",
-                    "account": account.account_id,
-                    "order_id": order.order_id,
-                    "reason": "reduce_only_violation",
-                }
-            )
-            continue
-        if order.order_type != OrderType.LIMIT.value:  # a stop becomes a market order
-            filled, average, _ = sweep_for(engine, instrument, order.side, order.quantity, market.mark)
-            if average is None or filled <= 0:
-                continue
-            quantity, price, fee_rate = filled, average, instrument.fee("taker_fee")
-        else:
-            quantity, fee_rate = order.quantity, instrument.fee("maker_fee")
-        plan = plan_fill(engine, account, instrument, order.side, quantity, price, fee_rate, order.order_id)
-        if isinstance(plan, ResultCode):
-            events.append(
-                {
-                    "event": "order_cancelled",
-                    "account": account.account_id,
-                    "order_id": order.order_id,
-                    "reason": plan.value,
-                }
-            )
-            continue
-        events += commit_fill(engine, account, plan)
-    return events
-
-
-MAX_BASIS_SAMPLES = 30  # Binance's moving average of the book basis (a sample per update here)
-
-
-def _median_mark(engine: Engine, instrument: Instrument, market: MarketState, now_ms: int) -> Decimal | None:
-    """Binance's mark: the median of index x (1 + funding basis), index + book basis, and last."""
-    if market.index is None or market.last is None:
-        return None
-    if market.depth is not None and market.depth.bids and market.depth.asks:
-        market.basis_samples.append((market.depth.bids[0].price, market.depth.asks[0].price, market.index))
-        del market.basis_samples[:-MAX_BASIS_SAMPLES]
-    basis = moving_average_basis(market.basis_samples) if market.basis_samples else ZERO
-    funding = instrument.funding
-    fraction = ZERO
-    if funding is not None and market.funding_rate is not None:
-        interval = funding.interval_hours * 3_600_000
-        next_funding = (now_ms // interval + 1) * interval
-        fraction = funding_time_fraction(now_ms, next_funding, interval)
-    rate = market.funding_rate or ZERO
-    mark = median_mark(market.index, rate, fraction, basis, market.last)
-    return to_tick(mark, instrument.tick_size, rounding=Rounding.HALF_EVEN)
-
-
-def market_update(engine: Engine, command: MarketUpdate) -> Result:
-    """New prices: run resting orders, then check every account holding the symbol."""
-    try:
-        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
-        return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
-    market = engine.market(command.symbol)
-    for name in ("mark", "index", "last", "funding_rate"):
-        value = getattr(command, name)
-        if value is not None:
-            if name != "funding_rate" and value <= 0:
-                raise InputError(name, "must be positive")
-            setattr(market, name, value)
-    market.timestamp_ms = max(market.timestamp_ms, command.timestamp_ms)
-    if command.mark is not None:
-        market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
-    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
-    if command.mark is None and engine.rulebook.conventions.mark_construction == "median":
-        constructed = _median_mark(engine, instrument, market, command.timestamp_ms)
-        if constructed is not None:
-            market.mark = constructed
-            market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
-    events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
-    if market.mark is None:
-        return engine.accept(command, events)
-    from crossmargin.engine.liquidation import check_liquidations
-
-    events += _run_resting(engine, command.symbol)
-    events += check_liquidations(engine, command.symbol)
-    return engine.accept(command, events)
-
-
-def settle_funding(engine: Engine, command: SettleFunding) -> Result:
-    """Positions open now pay or receive the current rate on the reference price."""
-    try:
-        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
-        return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
-    market = engine.market(instrument.symbol)
-    if instrument.funding is None:
-        return engine.reject(command, ResultCode.INVALID_ARGUMENT, "not a perpetual")
-    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
-    if not engine.allowed(Action.SETTLE_FUNDING, [instrument.symbol]):
-        return engine.reject(command, ResultCode.STALE_PRICE, "the mark is not valid for settling funding")
-    reference = market.index if instrument.funding.reference_price != "mark" and market.index else market.mark
-    if reference is None or market.funding_rate is None:
-        return engine.reject(command, ResultCode.NO_MARK_PRICE, "no reference price or funding rate yet")
-    asset = instrument.settlement_asset
-    pool = LedgerAccount.venue(AccountKind.FUNDING_POOL, asset)
-    transfers: list[Transfer] = []
-    events: list[dict[str, Any]] = []
-    for account in engine.accounts.values():
-        position = account.positions.get(instrument.symbol)
-        if position is None:
-            continue
-        amount = funding_payment(
-            instrument, position.side, position.size, reference, market.funding_rate, unit=engine.unit(asset)
-        )
-        owner = wallet(account.account_id, asset)
-        if position.margin_mode is MarginMode.ISOLATED:
-            owner = isolated(account.account_id, asset, instrument.symbol)
-        if amount < 0:
-            transfers.append(Transfer(owner, pool, -amount, "funding"))
-        elif amount > 0:
-            transfers.append(Transfer(pool, owner, amount, "funding"))
-        events.append(
-            {
-                "event": "funding",
-                "account": account.account_id,
-                "symbol": instrument.symbol,
-                "amount": str(amount),
-                "rate": str(market.funding_rate),
-                "price": str(reference),
-            }
-        )
-    engine.post(transfers)
-    from crossmargin.engine.liquidation import check_liquidations
-    from crossmargin.engine.watch import forget
-
-    for account in engine.accounts.values():  # every payer's surplus moved: check them exactly
-        if instrument.symbol in account.positions:
-            forget(engine, account.account_id)
-    events += check_liquidations(engine, instrument.symbol)
-    return engine.accept(command, events)
