@@ -33,6 +33,7 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.core import Engine
 from crossmargin.engine.ledger import USER_KINDS, AccountKind, LedgerAccount
+from crossmargin.engine.oracle import Action
 from crossmargin.rules import load_rulebook
 
 ACCOUNTS = ["a", "b", "c"]
@@ -84,6 +85,8 @@ class EngineMachine(RuleBasedStateMachine):
         self.execute(Deposit(self.next_id(), "insurance", "USD", D(1000000)))
         for symbol, price in SYMBOLS.items():
             self.execute(MarketUpdate(self.next_id(), symbol, 0, mark=price, funding_rate=D("0.0001")))
+        for account in ACCOUNTS:  # funded from the start, so that most sequences trade
+            self.execute(Deposit(self.next_id(), account, "USD", D(20000)))
 
     def next_id(self) -> str:
         self.sequence += 1
@@ -125,6 +128,23 @@ class EngineMachine(RuleBasedStateMachine):
         account=st.sampled_from(ACCOUNTS),
         symbol=st.sampled_from(sorted(SYMBOLS)),
         side=st.sampled_from(["buy", "sell"]),
+        share=st.integers(min_value=50, max_value=98),
+    )
+    def lever_up(self, account, symbol, side, share):
+        """Spend most of what is available, so that later moves reach maintenance."""
+        instrument = self.engine.rulebook.instrument(symbol)
+        mark = self.engine.market(symbol).mark
+        pools = self.engine.evaluate(self.engine.account(account)).pools
+        available = sum((p.figures.available_balance for p in pools), D(0))
+        leverage = self.engine.account(account).leverage.get(symbol, D(10))
+        lots = int(available * leverage * share / 100 / mark / instrument.lot_size)
+        if lots > 0:
+            self.execute(PlaceOrder(self.next_id(), account, symbol, side, instrument.lot_size * lots))
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        symbol=st.sampled_from(sorted(SYMBOLS)),
+        side=st.sampled_from(["buy", "sell"]),
         offset=st.integers(min_value=-300, max_value=300),
     )
     def limit_order(self, account, symbol, side, offset):
@@ -146,6 +166,20 @@ class EngineMachine(RuleBasedStateMachine):
         instrument = self.engine.rulebook.instrument(symbol)
         mark = max(instrument.tick_size, (market.mark * (1 + D(move) / 10000)).quantize(instrument.tick_size))
         self.execute(MarketUpdate(self.next_id(), symbol, market.timestamp_ms + 1, mark=mark))
+
+    @rule(
+        symbol=st.sampled_from(sorted(SYMBOLS)),
+        down=st.booleans(),
+        steps=st.integers(min_value=2, max_value=12),
+    )
+    def crash(self, symbol, down, steps):
+        """A move in 1 % steps, each one a mark update: a crash crosses bands on its way."""
+        market = self.engine.market(symbol)
+        instrument = self.engine.rulebook.instrument(symbol)
+        factor = D("0.99") if down else D("1.01")
+        for _ in range(steps):
+            mark = max(instrument.tick_size, (market.mark * factor).quantize(instrument.tick_size))
+            self.execute(MarketUpdate(self.next_id(), symbol, market.timestamp_ms + 1, mark=mark))
 
     @rule(symbol=st.sampled_from(sorted(SYMBOLS)), rate=st.integers(min_value=-30, max_value=30))
     def funding(self, symbol, rate):
@@ -228,6 +262,20 @@ class EngineMachine(RuleBasedStateMachine):
         self.audited = len(journal)
         ledger = {_key(a): v for a, v in self.engine.ledger.balances().items()}
         assert {k: v for k, v in self.books.items() if v != 0} == ledger
+
+    @invariant()
+    def nothing_left_liquidatable(self):
+        """The safe-price bands may skip accounts only when they are sound: after any step, an
+        exact evaluation finds no pool or isolated position at or below maintenance."""
+        for account in self.engine.accounts.values():
+            symbols = list(account.positions)
+            if not symbols or not self.engine.allowed(Action.LIQUIDATE, symbols):
+                continue
+            evaluation = self.engine.evaluate(account)
+            for report in evaluation.pools:
+                assert not (report.liquidatable and report.figures.positions), account.account_id
+            for iso in evaluation.isolated:
+                assert not iso.liquidatable, (account.account_id, iso.figures.position.symbol)
 
     @invariant()
     def positions_are_positive(self):

@@ -183,6 +183,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     pool = LedgerAccount.venue(AccountKind.FUNDING_POOL, asset)
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
+    payers: list[str] = []
     for account in engine.accounts.values():
         position = account.positions.get(instrument.symbol)
         if position is None:
@@ -195,6 +196,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
             owner = isolated(account.account_id, asset, instrument.symbol)
         if amount < 0:
             transfers.append(Transfer(owner, pool, -amount, "funding"))
+            payers.append(account.account_id)
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
         events.append(
@@ -211,8 +213,9 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     from crossmargin.engine.liquidation import check_liquidations
     from crossmargin.engine.watch import forget
 
-    for account in engine.accounts.values():  # every payer's surplus moved: check them exactly
-        if instrument.symbol in account.positions:
-            forget(engine, account.account_id)
+    # A payer's surplus shrank, so its bands are too wide: check it exactly. A receiver's only
+    # grew, so the bands it has are still sound (conservative) and it need not be re-checked.
+    for account_id in payers:
+        forget(engine, account_id)
     events += check_liquidations(engine, instrument.symbol)
     return engine.accept(command, events)
