@@ -59,6 +59,18 @@ class Transfer:
     amount: Decimal
     reason: str
 
+
+def signed_transfer(
+    counterparty: LedgerAccount, account: LedgerAccount, amount: Decimal, reason: str
+) -> list[Transfer]:
+    """A signed amount for ``account`` as transfers: a gain comes from ``counterparty``, a loss
+    goes to it, zero moves nothing. Realised PnL is signed; a transfer's amount never is."""
+    if amount > 0:
+        return [Transfer(counterparty, account, amount, reason)]
+    if amount < 0:
+        return [Transfer(account, counterparty, -amount, reason)]
+    return []
+
     def __post_init__(self) -> None:
         assert self.amount > 0, "transfers move a positive amount"
         assert self.debit.asset == self.credit.asset, "both accounts hold the same asset"

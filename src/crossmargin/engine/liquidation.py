@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine import watch
-from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, isolated, staked, wallet
@@ -122,10 +122,7 @@ def _liquidate(
         outcome = apply_fill(instrument, position, side, position.size, price, position.margin_mode)
         realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
         balance += realized
-        if realized > 0:
-            transfers.append(Transfer(engine.clearing(asset), target, realized, "liquidation_close"))
-        elif realized < 0:
-            transfers.append(Transfer(target, engine.clearing(asset), -realized, "liquidation_close"))
+        transfers += signed_transfer(engine.clearing(asset), target, realized, "liquidation_close")
         liquidated_notional += notional_of(instrument, position.size, price)
         fee_rate = max(fee_rate, instrument.liquidation_fee or ZERO)
         events.append(

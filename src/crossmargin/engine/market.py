@@ -31,9 +31,7 @@ if TYPE_CHECKING:
 
 def depth_update(engine: Engine, command: DepthUpdate) -> Result:
     """Store an order-book snapshot for later sweeps (levels best first, not crossed)."""
-    try:
-        engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
+    if engine.rulebook.find_instrument(command.symbol) is None:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
     bids = tuple(DepthLevel(price, quantity) for price, quantity in command.bids)
     asks = tuple(DepthLevel(price, quantity) for price, quantity in command.asks)
@@ -134,9 +132,8 @@ def _median_mark(engine: Engine, instrument: Instrument, market: MarketState, no
 
 def market_update(engine: Engine, command: MarketUpdate) -> Result:
     """New prices: run resting orders, then check every account holding the symbol."""
-    try:
-        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
+    instrument = engine.rulebook.find_instrument(command.symbol)
+    if instrument is None:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
     market = engine.market(command.symbol)
     for name in ("mark", "index", "last", "funding_rate"):
@@ -166,9 +163,8 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
 
 def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     """Positions open now pay or receive the current rate on the reference price."""
-    try:
-        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
+    instrument = engine.rulebook.find_instrument(command.symbol)
+    if instrument is None:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
     market = engine.market(instrument.symbol)
     if instrument.funding is None:

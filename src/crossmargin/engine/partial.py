@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, isolated, wallet
 from crossmargin.margin.types import MarginMode, Side
@@ -50,11 +50,7 @@ def _close_plan(
     fee = engine.money(notional_of(instrument, quantity, average) * fee_rate, asset, rounding=Rounding.CEILING)
     owner = account.account_id
     target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, symbol)
-    transfers = []
-    if realized > 0:
-        transfers.append(Transfer(engine.clearing(asset), target, realized, "partial_liquidation"))
-    elif realized < 0:
-        transfers.append(Transfer(target, engine.clearing(asset), -realized, "partial_liquidation"))
+    transfers = signed_transfer(engine.clearing(asset), target, realized, "partial_liquidation")
     if fee > 0:
         insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
         transfers.append(Transfer(target, insurance, fee, "liquidation_fee"))

@@ -19,7 +19,7 @@ from crossmargin.engine.commands import (
     ResultCode,
 )
 from crossmargin.engine.depth import DepthSnapshot, ParametricDepth, depth_for, sweep
-from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
@@ -106,11 +106,7 @@ def plan_fill(
     realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
     owner = account.account_id
     target = wallet(owner, asset) if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
-    transfers: list[Transfer] = []
-    if realized > 0:
-        transfers.append(Transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}"))
-    elif realized < 0:
-        transfers.append(Transfer(target, engine.clearing(asset), -realized, f"realized_pnl:{reason}"))
+    transfers = signed_transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}")
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
         transfers.append(
             Transfer(wallet(owner, asset), LedgerAccount.venue(AccountKind.FEES, asset), fee, f"fee:{reason}")
@@ -196,9 +192,8 @@ def _settle_profits(
 
 
 def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
-    try:
-        instrument = engine.rulebook.instrument(command.symbol, field_name="symbol")
-    except InputError:
+    instrument = engine.rulebook.find_instrument(command.symbol)
+    if instrument is None:
         return ResultCode.UNKNOWN_SYMBOL
     if command.side not in ("buy", "sell"):
         raise InputError("side", "must be buy or sell")

@@ -47,6 +47,10 @@ class Rulebook:
             raise InputError(field_name, f"unknown symbol {symbol!r} for venue {self.venue}")
         return found
 
+    def find_instrument(self, symbol: str) -> Instrument | None:
+        """The instrument, or ``None`` where an unknown symbol is an answer rather than an error."""
+        return self._by_symbol.get(symbol)
+
     def asset_unit(self, asset: str) -> Decimal:
         """Smallest unit of an asset; assets the rulebook does not list default to 1e-8."""
         spec = self.data.assets.get(asset)
