@@ -13,11 +13,11 @@ Each returns whether the pool was made compliant; if not, the caller closes it i
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
-from crossmargin.engine.state import AccountState, isolated, wallet
+from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
 from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import ZERO, Rounding, div
 
@@ -25,9 +25,16 @@ if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
 
 
-def _close_plan(
-    engine: Engine, account: AccountState, symbol: str, quantity: Decimal
-) -> tuple[list[Transfer], Decimal, dict[str, Any]] | None:
+class ClosePlan(NamedTuple):
+    """What closing part of a position in the market would book, and the position it leaves."""
+
+    transfers: list[Transfer]
+    wallet_change: Decimal
+    event: dict[str, Any]
+    remaining: PositionState | None
+
+
+def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> ClosePlan | None:
     """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
 
     ``None`` when the book cannot take it, or when the realised loss would leave the paying
@@ -68,7 +75,7 @@ def _close_plan(
     if engine.ledger.balance(target) + realized - fee < 0:
         return None
     change = realized - fee if position.margin_mode is MarginMode.CROSS else ZERO
-    return transfers, change, event
+    return ClosePlan(transfers, change, event, outcome.position)
 
 
 def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
@@ -76,18 +83,10 @@ def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantit
     plan = _close_plan(engine, account, symbol, quantity)
     if plan is None:
         return None
-    instrument = engine.rulebook.instrument(symbol)
-    position = account.positions[symbol]
-    remaining = apply_fill(
-        instrument,
-        position,
-        "sell" if position.side is Side.LONG else "buy",
-        quantity,
-        engine.market(symbol).mark or position.entry_price,
-        position.margin_mode,
-    ).position
-    asset = instrument.settlement_asset
-    evaluation = engine.evaluate(account, overrides={symbol: remaining}, balance_changes={asset: plan[1]})
+    asset = engine.rulebook.instrument(symbol).settlement_asset
+    evaluation = engine.evaluate(
+        account, overrides={symbol: plan.remaining}, balance_changes={asset: plan.wallet_change}
+    )
     pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
     return not any(p.liquidatable for p in pools)
 
@@ -96,14 +95,13 @@ def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: 
     """Close ``quantity`` of a position in the market, booking PnL and the liquidation fee."""
     plan = _close_plan(engine, account, symbol, quantity)
     assert plan is not None
-    transfers, _, event = plan
-    engine.post(transfers)
+    engine.post(plan.transfers)
     position = account.positions[symbol]
     if quantity >= position.size:
         del account.positions[symbol]
     else:
         position.size -= quantity
-    return [event]
+    return [plan.event]
 
 
 def _lots(engine: Engine, symbol: str, quantity: Decimal) -> int:
