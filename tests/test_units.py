@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossmargin.units import InputError, Rounding, div, exact_context, parse_decimal, quantize, to_tick
+from crossmargin.units import InputError, Rounding, div, exact_context, parse_decimal, quantize, steps_of, to_tick
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "crossmargin"
 
@@ -128,3 +128,21 @@ def test_float_detector_catches_floats(tmp_path):
     sample.parent.mkdir()
     sample.write_text("import math\nx = 0.5\ny = float('1')\nz = math.sqrt(2)\nw = a / b\n")
     assert len(_float_uses(sample)) == 4
+
+
+@given(
+    value=st.integers(min_value=1, max_value=10**9),
+    step=st.sampled_from([D("0.0001"), D("0.001"), D("0.5"), D("0.25"), D("3")]),
+)
+def test_steps_of_counts_whole_steps_in_the_named_direction(value, step):
+    quantity = D(value) / 10000  # up to four decimals, often not a whole number of steps
+    up = steps_of(quantity, step, rounding=Rounding.CEILING)
+    down = steps_of(quantity, step, rounding=Rounding.FLOOR)
+    assert (up - 1) * step < quantity <= up * step
+    assert down * step <= quantity < (down + 1) * step
+    assert up - down == (0 if quantity % step == 0 else 1)
+
+
+def test_steps_of_a_ceiling_never_truncates():
+    # 0.90099 BTC in 0.0001 lots is 9,009.9 lots: a ceiling is 9,010, truncation would give 9,009
+    assert steps_of(D("0.90099"), D("0.0001"), rounding=Rounding.CEILING) == 9010

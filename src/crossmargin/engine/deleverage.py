@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from crossmargin.engine.ledger import LedgerAccount, Transfer
 from crossmargin.engine.positions import apply_fill
 from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
+from crossmargin.engine.watch import forget
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode, Side
-from crossmargin.units import ZERO, Rounding, div
+from crossmargin.units import ZERO, Rounding, div, steps_of
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -85,7 +86,7 @@ def deleverage(
             if recovered >= shortfall:
                 break
             need = div(shortfall - recovered, gap, rounding=Rounding.CEILING)
-            lots = div(need, instrument.lot_size, rounding=Rounding.CEILING).to_integral_value(rounding="ROUND_CEILING")
+            lots = steps_of(need, instrument.lot_size, rounding=Rounding.CEILING)
             quantity = min(position.size, lots * instrument.lot_size)
             closing = "sell" if position.side is Side.LONG else "buy"
             outcome = apply_fill(instrument, position, closing, quantity, mark, position.margin_mode)
@@ -103,7 +104,7 @@ def deleverage(
             else:
                 account.positions[symbol] = outcome.position
             recovered += give
-            engine.watch.tokens.pop(account.account_id, None)  # its position changed
+            forget(engine, account.account_id)  # its position changed: check it exactly next time
             events.append(
                 {
                     "event": "deleveraged",

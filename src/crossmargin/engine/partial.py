@@ -19,7 +19,7 @@ from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, sign
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
 from crossmargin.margin.types import MarginMode, Side
-from crossmargin.units import ZERO, Rounding, div
+from crossmargin.units import ZERO, Rounding, div, steps_of
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -105,7 +105,7 @@ def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: 
 
 
 def _lots(engine: Engine, symbol: str, quantity: Decimal) -> int:
-    return int(div(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING))
+    return steps_of(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING)
 
 
 def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:

@@ -18,7 +18,7 @@ from crossmargin.units.numbers import (
     parse_decimal,
     to_decimal_string,
 )
-from crossmargin.units.rounding import Rounding, div, quantize, to_tick
+from crossmargin.units.rounding import Rounding, div, quantize, steps_of, to_tick
 
 __all__ = [
     "EXACT",
@@ -33,6 +33,7 @@ __all__ = [
     "exact_context",
     "parse_decimal",
     "quantize",
+    "steps_of",
     "to_decimal_string",
     "to_tick",
 ]

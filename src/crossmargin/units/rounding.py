@@ -57,6 +57,12 @@ def quantize(value: Decimal, unit: Decimal, *, rounding: Rounding) -> Decimal:
     return value.quantize(unit, rounding=rounding.value, context=_CONTEXTS[rounding])
 
 
+def steps_of(value: Decimal, step: Decimal, *, rounding: Rounding) -> int:
+    """How many ``step``s make ``value``, rounded in the stated direction (lots in a quantity,
+    ticks in a price). Truncating the quotient instead would round a ceiling down."""
+    return int(div(value, step, rounding=rounding).to_integral_value(rounding=rounding.value))
+
+
 def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
     """Round ``price`` to a multiple of ``tick``, which need not be a power of ten (0.5, 0.25).
 
@@ -66,6 +72,6 @@ def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
         raise ValueError("tick must be positive")
     if tick.as_tuple().digits == (1,):  # a power of ten: one quantisation does it
         return price.quantize(tick, rounding=rounding.value, context=rounding.context)  # type: ignore[attr-defined]
-    ticks = div(price, tick, rounding=rounding).to_integral_value(rounding=rounding.value)
+    ticks = steps_of(price, tick, rounding=rounding)
     exact = _CONTEXTS[Rounding.HALF_EVEN]
     return exact.multiply(ticks, tick).quantize(tick, context=exact)
