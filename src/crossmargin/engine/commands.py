@@ -1,16 +1,14 @@
 """Commands the engine accepts and the closed list of result codes it answers with.
 
-Every command carries an idempotency id. Its body (every field but the id) is hashed in a
-canonical form: the same id with the same body returns the stored result, the same id with
-another body is refused with ``duplicate_id_mismatch`` and changes nothing.
+Every command carries an idempotency id. Commands are frozen values compared field by field
+(decimals by value): the same id with an equal body returns the stored result, the same id
+with another body is refused with ``duplicate_id_mismatch`` and changes nothing.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -51,22 +49,6 @@ class Command:
     @property
     def kind(self) -> str:
         return type(self).__name__
-
-    def body_hash(self) -> str:
-        """SHA-256 of the canonical body: kind plus every field except the id."""
-        body = {f.name: _canonical(getattr(self, f.name)) for f in fields(self) if f.name != "command_id"}
-        text = json.dumps({"kind": self.kind, "body": body}, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _canonical(value: object) -> object:
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value != 0 else "0"
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [_canonical(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, slots=True)

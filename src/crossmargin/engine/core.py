@@ -55,7 +55,8 @@ class Engine:
         self.accounts: dict[str, AccountState] = {}
         self.markets: dict[str, MarketState] = {}
         self.events: list[dict[str, Any]] = []
-        self._results: dict[str, tuple[str, Result]] = {}
+        # id -> (the command as first received, its result); a retry's body is compared by value
+        self._results: dict[str, tuple[Command, Result]] = {}
         self._order_sequence = 0
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
         self.resting: dict[str, set[tuple[str, str]]] = {}  # symbol -> (account, order id) resting on it
@@ -83,10 +84,9 @@ class Engine:
     def execute(self, command: Command) -> Result:
         """Apply a command once; a retry with the same id and body gets the same answer."""
         with exact_context():
-            digest = command.body_hash()
             stored = self._results.get(command.command_id)
             if stored is not None:
-                if stored[0] == digest:
+                if stored[0] == command:  # same class and equal fields (decimals by value)
                     return stored[1]
                 return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
             try:
@@ -96,7 +96,7 @@ class Engine:
             account_id = getattr(command, "account", None)
             if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
                 forget(self, account_id)  # its money or settings moved: check it exactly next time
-            self._results[command.command_id] = (digest, result)
+            self._results[command.command_id] = (command, result)
             self.events.extend(result.events)
             return result
 
@@ -154,10 +154,16 @@ class Engine:
         return Result(command.command_id, ResultCode.ACCEPTED, "", stamped)
 
     def account(self, account_id: str) -> AccountState:
-        return self.accounts.setdefault(account_id, AccountState(account_id))
+        found = self.accounts.get(account_id)
+        if found is None:
+            found = self.accounts[account_id] = AccountState(account_id)
+        return found
 
     def market(self, symbol: str) -> MarketState:
-        return self.markets.setdefault(symbol, MarketState())
+        found = self.markets.get(symbol)
+        if found is None:
+            found = self.markets[symbol] = MarketState()
+        return found
 
     def unit(self, asset: str) -> Decimal:
         return self.rulebook.asset_unit(asset)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.units import ZERO
 
@@ -30,15 +31,21 @@ class AccountKind(enum.Enum):
     FUNDING_POOL = "funding_pool"  # funding in transit between payers and receivers
     CLEARING = "clearing"  # the outside world and the market's other side
 
+    # members are singletons: identity hashing is exact and runs in C (Enum's own hashes the name)
+    __hash__ = object.__hash__
+
 
 USER_KINDS = frozenset({AccountKind.WALLET, AccountKind.ISOLATED, AccountKind.STAKED})
 VENUE = "venue"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class LedgerAccount:
+class LedgerAccount(NamedTuple):
     """A ledger account: owner (a user account id, or ``venue``), kind, asset, and for isolated
-    margin the symbol it backs."""
+    margin the symbol it backs.
+
+    A named tuple rather than a dataclass: the ledger hashes and compares these several times
+    per transfer, and a tuple does both in C.
+    """
 
     owner: str
     kind: AccountKind

@@ -20,6 +20,7 @@ from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark
 from crossmargin.engine.positions import reduces
 from crossmargin.engine.state import MarketState, OrderState, isolated, wallet
 from crossmargin.engine.trading import commit_fill, plan_fill, sweep_for
+from crossmargin.engine.watch import absorb_payment, pool_key
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
@@ -179,7 +180,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     pool = LedgerAccount.venue(AccountKind.FUNDING_POOL, asset)
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
-    payers: list[str] = []
+    payers: list[tuple[str, str, Decimal]] = []  # (account, pool key, amount paid)
     for account in engine.accounts.values():
         position = account.positions.get(instrument.symbol)
         if position is None:
@@ -192,7 +193,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
             owner = isolated(account.account_id, asset, instrument.symbol)
         if amount < 0:
             transfers.append(Transfer(owner, pool, -amount, "funding"))
-            payers.append(account.account_id)
+            payers.append((account.account_id, pool_key(instrument.symbol, position.margin_mode, asset), -amount))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
         events.append(
@@ -207,11 +208,10 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
         )
     engine.post(transfers)
     from crossmargin.engine.liquidation import check_liquidations
-    from crossmargin.engine.watch import forget
 
-    # A payer's surplus shrank, so its bands are too wide: check it exactly. A receiver's only
-    # grew, so the bands it has are still sound (conservative) and it need not be re-checked.
-    for account_id in payers:
-        forget(engine, account_id)
+    # A payer's surplus shrank: its reserve absorbs the payment, or it is checked exactly. A
+    # receiver's only grew, so the bands it has are still sound (conservative).
+    for account_id, key, paid in payers:
+        absorb_payment(engine, account_id, key, paid)
     events += check_liquidations(engine, instrument.symbol)
     return engine.accept(command, events)

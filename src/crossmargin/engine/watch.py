@@ -9,10 +9,14 @@ band its share allows, the pool's surplus stays positive and nothing can be liqu
 symbol the bands sit in two heaps; a mark update pops only the accounts whose band it left
 and checks those exactly. (Inverse positions use the same bound in ``1 / P``.)
 
-Every command that changes an account (a fill, funding, a transfer of money or collateral, a
+Every command that changes an account (a fill, a transfer of money or collateral, a
 liquidation) checks or refreshes it, so its bands are always current; a stale entry in a heap
-is recognised by its token and dropped. Venues whose tiers jump (whole-position rates) or whose
-pools value several assets are checked in full on every update.
+is recognised by its token and dropped. Funding is the exception that keeps bands: a tenth of
+each pool's surplus is held back from the bands as a reserve, and a funding payment that the
+reserve still covers is taken from it (surplus stays above what the bands spend plus what
+funding took); only a payer whose reserve runs out is checked exactly. Venues whose tiers
+jump (whole-position rates) or whose pools value several assets are checked in full on every
+update.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
 
 
+#: Share of a pool's surplus kept out of its bands, to absorb funding without an exact check.
+FUNDING_RESERVE = Decimal("0.1")
+ISOLATED_KEY = "iso:"
+
+
 @dataclass
 class Watch:
     """The engine's memory of safe bands: tokens per account and two heaps per symbol."""
@@ -40,6 +49,8 @@ class Watch:
     highs: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # min-heap
     slopes: dict[str, Decimal | None] = field(default_factory=dict)
     unwatched: set[str] = field(default_factory=set)  # accounts changed since their last exact check
+    # per account, per pool key (settlement asset, or "iso:" + symbol): surplus kept for funding
+    reserves: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     sequence: int = 0
 
 
@@ -88,27 +99,22 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     token = watch.tokens[account.account_id] = watch.sequence
     watch.unwatched.discard(account.account_id)
     if not eligible(engine):
+        watch.reserves.pop(account.account_id, None)
         return
     surplus = {
         r.figures.pool.settlement_asset: r.figures.margin_balance - r.figures.requirement for r in evaluation.pools
     }
     for iso in evaluation.isolated:
-        surplus["iso:" + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
+        surplus[ISOLATED_KEY + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
     pools: dict[str, list[str]] = {}
     for symbol, position in account.positions.items():
-        pool = engine.rulebook.instrument(symbol).settlement_asset
-        pools.setdefault(symbol if position.margin_mode is MarginMode.ISOLATED else pool, []).append(symbol)
+        asset = engine.rulebook.instrument(symbol).settlement_asset
+        pools.setdefault(pool_key(symbol, position.margin_mode, asset), []).append(symbol)
+    reserves = watch.reserves[account.account_id] = {}
     for key, symbols in pools.items():
-        share = div(
-            surplus.get(
-                "iso:" + key
-                if key in account.positions and account.positions[key].margin_mode is MarginMode.ISOLATED
-                else key,
-                ZERO,
-            ),
-            Decimal(len(symbols)),
-            rounding=Rounding.FLOOR,
-        )
+        available = surplus.get(key, ZERO)
+        reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
+        share = div(available - reserves[key], Decimal(len(symbols)), rounding=Rounding.FLOOR)
         for symbol in symbols:
             band = _band(engine, symbol, account.positions[symbol].size, share)
             low, high = band if band is not None else (None, None)
@@ -145,4 +151,21 @@ def triggered(engine: Engine, symbol: str) -> set[str]:
 def forget(engine: Engine, account_id: str) -> None:
     """Invalidate an account's bands (it will be checked at the next update of its symbols)."""
     engine.watch.tokens.pop(account_id, None)
+    engine.watch.reserves.pop(account_id, None)
     engine.watch.unwatched.add(account_id)
+
+
+def pool_key(symbol: str, margin_mode: MarginMode, settlement_asset: str) -> str:
+    """The key a position's surplus and reserve are filed under: its pool, or itself if isolated."""
+    return ISOLATED_KEY + symbol if margin_mode is MarginMode.ISOLATED else settlement_asset
+
+
+def absorb_payment(engine: Engine, account_id: str, key: str, amount: Decimal) -> None:
+    """Take a funding payment from the pool's reserve, or forget the account when it cannot."""
+    reserves = engine.watch.reserves.get(account_id)
+    left = None if reserves is None or key not in reserves else reserves[key] - amount
+    if left is None or left < 0 or account_id not in engine.watch.tokens:
+        forget(engine, account_id)
+    else:
+        assert reserves is not None
+        reserves[key] = left

@@ -53,11 +53,20 @@ def exact_context() -> Iterator[decimal.Context]:
         yield ctx
 
 
+def _already_exact(context: decimal.Context) -> bool:
+    """Whether ``context`` computes as :data:`EXACT` does: same precision, inexact and float
+    operations trapped (every ``+ - *`` is then exact or raises, whatever else differs)."""
+    traps = context.traps
+    return context.prec == EXACT_PRECISION and traps[decimal.Inexact] and traps[decimal.FloatOperation]
+
+
 def exact_arithmetic(function: Callable[P, R]) -> Callable[P, R]:
     """Decorate a public entry point so its body computes under :data:`EXACT`."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _already_exact(decimal.getcontext()):  # the engine's loop: no context copy per call
+            return function(*args, **kwargs)
         with decimal.localcontext(EXACT):
             return function(*args, **kwargs)
 
