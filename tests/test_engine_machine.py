@@ -9,6 +9,7 @@ ledger's balances, and the events' fees and funding equal the ledger's.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from decimal import Decimal as D
 
@@ -285,6 +286,6 @@ class EngineMachine(RuleBasedStateMachine):
 
 
 EngineMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("MACHINE_EXAMPLES", "200")), stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestEngineMachine = EngineMachine.TestCase

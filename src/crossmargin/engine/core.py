@@ -150,8 +150,9 @@ class Engine:
         return Result(command.command_id, code, message)
 
     def accept(self, command: Command, events: list[dict[str, Any]]) -> Result:
-        stamped = tuple(dict(event, command_id=command.command_id) for event in events)
-        return Result(command.command_id, ResultCode.ACCEPTED, "", stamped)
+        for event in events:  # each handler builds its events fresh for this command
+            event["command_id"] = command.command_id
+        return Result(command.command_id, ResultCode.ACCEPTED, "", tuple(events))
 
     def account(self, account_id: str) -> AccountState:
         found = self.accounts.get(account_id)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 
-from crossmargin.units import ONE, ZERO, InputError, Rounding, div, exact_context, parse_decimal
+from crossmargin.units import EXACT, ONE, ZERO, InputError, Rounding, div, exact_context, parse_decimal
 
 BUY = "buy"
 SELL = "sell"
@@ -105,9 +105,9 @@ class ParametricDepth:
 
     def level_price(self, reference: Decimal, side: str, index: int) -> Decimal:
         """Price of level ``index`` on ``side`` ("bid" or "ask"); a bid may come out at or below zero."""
-        with exact_context():
-            offset = self.half_spread + index * self.step
-            return reference * (ONE + offset) if _book_side(side) == ASK else reference * (ONE - offset)
+        offset = EXACT.add(self.half_spread, EXACT.multiply(index, self.step))
+        factor = EXACT.add(ONE, offset) if _book_side(side) == ASK else EXACT.subtract(ONE, offset)
+        return EXACT.multiply(reference, factor)  # exact or an error, without entering a context
 
     def iter_levels(self, reference: Decimal, side: str) -> Iterator[DepthLevel]:
         """The levels of one side, best first; the ask side is endless, the bid side stops above zero."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -107,6 +107,12 @@ class Ledger:
     def owner_balances(self, owner: str) -> dict[LedgerAccount, Decimal]:
         """Every account of one owner with its balance (zero balances included)."""
         return {account: self._balances[account] for account in self._by_owner.get(owner, ())}
+
+    def owner_items(self, owner: str) -> Iterator[tuple[LedgerAccount, Decimal]]:
+        """Every account of one owner with its balance, without building a dict."""
+        balances = self._balances
+        for account in self._by_owner.get(owner, ()):
+            yield account, balances[account]
 
     def balances(self) -> dict[LedgerAccount, Decimal]:
         """Every non-zero balance (a copy)."""

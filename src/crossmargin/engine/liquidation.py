@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 
 def check_account(engine: Engine, account: AccountState, symbol: str) -> list[dict[str, Any]]:
-    """After one account's own fill: only that account can have changed."""
-    if not engine.allowed(Action.LIQUIDATE, [symbol]) or symbol not in account.positions:
+    """After one account's own fill: only that account can have changed (a position it closed
+    in full may have cost its pool the margin the others need)."""
+    if not engine.allowed(Action.LIQUIDATE, [symbol]) or not account.positions:
         return []
     return _check(engine, account)
 

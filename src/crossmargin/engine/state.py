@@ -15,6 +15,10 @@ from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook
+from crossmargin.units import ZERO
+
+#: Ledger accounts whose balance backs a user's margin: the wallet, and staked collateral.
+BACKING_KINDS = frozenset({AccountKind.WALLET, AccountKind.STAKED})
 
 
 @dataclass
@@ -111,12 +115,15 @@ def snapshot(
     ``balance_changes`` adds to wallet balances: how an order or a withdrawal is checked
     against the state it would leave behind.
     """
-    states = dict(account.positions)
-    for symbol, replacement in (overrides or {}).items():
-        if replacement is None:
-            states.pop(symbol, None)
-        else:
-            states[symbol] = replacement
+    states = account.positions
+    if overrides:
+        states = dict(states)
+        for symbol, replacement in overrides.items():
+            if replacement is None:
+                states.pop(symbol, None)
+            else:
+                states[symbol] = replacement
+    default_leverage = rulebook.conventions.default_leverage
     positions = []
     for symbol, state in states.items():
         instrument = rulebook.instrument(symbol)
@@ -127,24 +134,27 @@ def snapshot(
             isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, symbol))
         positions.append(
             Position(
-                instrument=instrument,
-                side=state.side,
-                size=state.size,
-                entry_price=state.entry_price,
-                mark_price=mark,
-                margin_mode=state.margin_mode,
-                leverage=account.leverage.get(symbol, rulebook.conventions.default_leverage),
-                position_side=state.position_side,
-                isolated_margin=isolated_margin,
+                instrument,
+                state.side,
+                state.size,
+                state.entry_price,
+                mark,
+                state.margin_mode,
+                account.leverage.get(symbol, default_leverage),
+                state.position_side,
+                isolated_margin,
             )
         )
     balances: dict[str, Decimal] = {}
-    for ledger_account, value in ledger.owner_balances(account.account_id).items():
+    for ledger_account, value in ledger.owner_items(account.account_id):
         # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
-        if ledger_account.kind in (AccountKind.WALLET, AccountKind.STAKED):
-            balances[ledger_account.asset] = balances.get(ledger_account.asset, Decimal(0)) + value
+        if ledger_account.kind in BACKING_KINDS:
+            asset = ledger_account.asset
+            balances[asset] = balances[asset] + value if asset in balances else value
     for asset, change in (balance_changes or {}).items():
-        balances[asset] = balances.get(asset, Decimal(0)) + change
-    assets = set(balances) | {p.settlement_asset for p in positions}
-    approved = frozenset(a for a in assets if a not in account.revoked)
+        balances[asset] = balances.get(asset, ZERO) + change
+    approved = None  # nothing revoked: every asset the account holds backs its pools
+    if account.revoked:
+        assets = set(balances) | {p.settlement_asset for p in positions}
+        approved = frozenset(a for a in assets if a not in account.revoked)
     return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), rulebook.conventions.asset_mode)

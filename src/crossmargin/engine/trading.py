@@ -24,6 +24,7 @@ from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
 from crossmargin.margin.evaluate import Evaluation
+from crossmargin.margin.pool import counted_pnl
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
@@ -44,15 +45,24 @@ class FillPlan:
     reducing: bool
     after: Evaluation | None = None  # the account after the fill, when the margin check computed it
     settled: dict[str, PositionState] = field(default_factory=dict)  # positions re-based at the mark
+    # a cross reduction's exact change of its pool's margin balance at the current marks
+    margin_change: Decimal | None = None
 
 
-def commit_fill(engine: Engine, account: AccountState, plan: FillPlan) -> list[dict[str, Any]]:
-    """Book a planned fill: the ledger group first, then the position it leaves."""
+def commit_fill(
+    engine: Engine, account: AccountState, plan: FillPlan, *, bands_hold: bool = False
+) -> list[dict[str, Any]]:
+    """Book a planned fill: the ledger group first, then the position it leaves.
+
+    Unless ``bands_hold`` (a reduction the pool's reserve absorbed), the account's bands no
+    longer hold and it is checked exactly next time.
+    """
     from crossmargin.engine.watch import forget
 
     engine.post(plan.transfers)
     account.positions.update(plan.settled)
-    forget(engine, account.account_id)  # its bands no longer hold: check it exactly next time
+    if not bands_hold:
+        forget(engine, account.account_id)
     if plan.position is None:
         account.positions.pop(plan.symbol, None)
     else:
@@ -153,9 +163,28 @@ def plan_fill(
         "realized_pnl": str(realized),
         "reason": reason,
     }
-    plan = FillPlan(symbol, outcome.position, transfers, [event], reducing, after)
+    margin_change = None
+    if reducing and mode is MarginMode.CROSS and not settled:
+        margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
+    plan = FillPlan(symbol, outcome.position, transfers, [event], reducing, after, margin_change=margin_change)
     plan.settled.update(settled)
     return plan
+
+
+def _counted_pnl_change(
+    engine: Engine, instrument: Instrument, before: PositionState | None, after: PositionState | None
+) -> Decimal:
+    """How a position's unrealised PnL, as the pool's margin balance counts it, changes at the
+    current mark when the position goes from ``before`` to ``after``."""
+    mark = engine.market(instrument.symbol).mark
+    assert mark is not None
+    rule = engine.rulebook.conventions.positive_pnl.maintenance
+    change = ZERO
+    for state, sign in ((after, 1), (before, -1)):
+        if state is not None:
+            pnl = unrealized_pnl(instrument, state.side.sign, state.size, state.entry_price, mark)
+            change += sign * counted_pnl(pnl, rule)
+    return change
 
 
 def _settle_profits(
@@ -259,12 +288,15 @@ def _take(
     plan = plan_fill(engine, account, instrument, command.side, filled, average, instrument.fee("taker_fee"), "taker")
     if isinstance(plan, ResultCode):
         return engine.reject(command, plan)
-    events = commit_fill(engine, account, plan)
-    if plan.after is not None:  # it met initial margin, so it is above maintenance: file its bands
-        from crossmargin.engine import watch
+    from crossmargin.engine import watch
 
+    bands_hold = plan.margin_change is not None and watch.absorb_reduction(
+        engine, account.account_id, instrument.settlement_asset, plan.margin_change
+    )
+    events = commit_fill(engine, account, plan, bands_hold=bands_hold)
+    if plan.after is not None:  # it met initial margin, so it is above maintenance: file its bands
         watch.remember(engine, account, plan.after)
-    else:
+    elif not bands_hold:
         from crossmargin.engine.liquidation import check_account
 
         events += check_account(engine, account, instrument.symbol)

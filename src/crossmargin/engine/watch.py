@@ -160,6 +160,26 @@ def pool_key(symbol: str, margin_mode: MarginMode, settlement_asset: str) -> str
     return ISOLATED_KEY + symbol if margin_mode is MarginMode.ISOLATED else settlement_asset
 
 
+def absorb_reduction(engine: Engine, account_id: str, key: str, margin_change: Decimal) -> bool:
+    """Whether a cross reduction leaves the account's bands sound, taking its cost from the reserve.
+
+    Reducing a position never raises its requirement (maintenance and fees in the ratio grow
+    with notional on marginal tiers), and a smaller position spends less within the same band;
+    so only what the fill cost the margin balance (slippage against the mark, the fee) can eat
+    into the surplus, and the reserve covers that or the account is checked exactly.
+    """
+    if not eligible(engine):
+        return False
+    reserves = engine.watch.reserves.get(account_id)
+    if reserves is None or key not in reserves or account_id not in engine.watch.tokens:
+        return False
+    cost = -margin_change if margin_change < 0 else ZERO
+    if cost > reserves[key]:
+        return False
+    reserves[key] -= cost
+    return True
+
+
 def absorb_payment(engine: Engine, account_id: str, key: str, amount: Decimal) -> None:
     """Take a funding payment from the pool's reserve, or forget the account when it cannot."""
     reserves = engine.watch.reserves.get(account_id)

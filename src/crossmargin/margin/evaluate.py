@@ -88,8 +88,7 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     """
     if snapshot.asset_mode == "multi":
         return (_multi_asset_pool(snapshot),)
-    data = snapshot.rulebook.data
-    settlement_assets = {i.settlement_asset for i in data.instruments} | {c.asset for c in data.collateral}
+    settlement_assets = snapshot.rulebook.settlement_assets
     grouped: dict[str, list[Position]] = defaultdict(list)
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:

@@ -113,13 +113,17 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
     )
     rules = conventions.positive_pnl
     wallet = pool.wallet_balance
-    unrealized = sum((f.unrealized_pnl for f in figures), ZERO)
-    margin_balance = wallet + sum((counted_pnl(f.unrealized_pnl, rules.maintenance) for f in figures), ZERO)
-    initial = sum((f.initial_margin for f in figures), ZERO)
-    maintenance = sum((f.maintenance_margin for f in figures), ZERO)
-    requirement = maintenance + sum((f.fee_requirement for f in figures), ZERO)
-    total_notional = sum((f.notional for f in figures), ZERO)
-    order_pnl = sum((counted_pnl(f.unrealized_pnl, rules.new_orders) for f in figures), ZERO)
+    unrealized = maintenance_pnl = order_pnl = initial = maintenance = fees = total_notional = ZERO
+    for f in figures:  # one pass: the engine asks this for every order it checks
+        unrealized += f.unrealized_pnl
+        maintenance_pnl += counted_pnl(f.unrealized_pnl, rules.maintenance)
+        order_pnl += counted_pnl(f.unrealized_pnl, rules.new_orders)
+        initial += f.initial_margin
+        maintenance += f.maintenance_margin
+        fees += f.fee_requirement
+        total_notional += f.notional
+    margin_balance = wallet + maintenance_pnl
+    requirement = maintenance + fees
     available = wallet + order_pnl - initial
     return PoolFigures(
         pool=pool,

@@ -11,7 +11,7 @@ import bisect
 from decimal import Decimal
 
 from crossmargin.margin.types import MaintenanceRate, MarginMode, Position, PositionFigures
-from crossmargin.rules.schema import Conventions, Instrument
+from crossmargin.rules.schema import Conventions, Instrument, Tier
 from crossmargin.units import ZERO, InputError, Rounding, div
 
 
@@ -155,7 +155,10 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     maintenance_value = value if at_entry is None else at_entry
     basis = tier_basis_value(instrument, position.size, maintenance_value)
     rate = maintenance_rate(position, basis)
-    tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
+    if rate.tier_index is not None:
+        tier: Tier | None = instrument.tiers[rate.tier_index]
+    else:
+        tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
     leverage = position.leverage if tier is None else min(position.leverage, tier.max_leverage)
     initial = div(value, leverage, rounding=Rounding.CEILING)
     imf = initial_margin_fraction(instrument, position.open_interest_notional)

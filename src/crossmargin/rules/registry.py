@@ -22,6 +22,7 @@ from crossmargin.rules.schema import Collateral, Conventions, Instrument, Rulebo
 from crossmargin.units import InputError
 
 DATA_PACKAGE = "crossmargin.rules.data"
+DEFAULT_ASSET_UNIT = Decimal("0.00000001")
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,21 @@ class Rulebook:
 
     def asset_unit(self, asset: str) -> Decimal:
         """Smallest unit of an asset; assets the rulebook does not list default to 1e-8."""
-        spec = self.data.assets.get(asset)
-        return spec.unit if spec is not None else Decimal("0.00000001")
+        unit = self._asset_units.get(asset)
+        return unit if unit is not None else DEFAULT_ASSET_UNIT
+
+    @functools.cached_property
+    def _asset_units(self) -> dict[str, Decimal]:
+        # every money figure is quantised to its asset's unit: looked up once, not per figure
+        return {asset: spec.unit for asset, spec in self.data.assets.items()}
+
+    @functools.cached_property
+    def settlement_assets(self) -> frozenset[str]:
+        """Assets that settle an instrument or back margin as collateral: the pools an account
+        can have in a single-asset mode."""
+        return frozenset(i.settlement_asset for i in self.data.instruments) | frozenset(
+            c.asset for c in self.data.collateral
+        )
 
     def collateral(self, asset: str) -> Collateral | None:
         for entry in self.data.collateral:

@@ -8,10 +8,10 @@ to go through :func:`crossmargin.units.rounding.div`, which names its direction.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from typing import ParamSpec, TypeVar
 
@@ -46,18 +46,41 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@contextmanager
-def exact_context() -> Iterator[decimal.Context]:
-    """Run the enclosed block under :data:`EXACT` (restoring the caller's context after)."""
-    with decimal.localcontext(EXACT) as ctx:
-        yield ctx
-
-
 def _already_exact(context: decimal.Context) -> bool:
     """Whether ``context`` computes as :data:`EXACT` does: same precision, inexact and float
     operations trapped (every ``+ - *`` is then exact or raises, whatever else differs)."""
     traps = context.traps
     return context.prec == EXACT_PRECISION and traps[decimal.Inexact] and traps[decimal.FloatOperation]
+
+
+class _ExactContext:
+    """Context manager behind :func:`exact_context`: a no-op when the caller is already exact.
+
+    The engine enters it once per command and helpers enter it again inside; copying a context
+    on every nested entry cost more than the arithmetic it guarded.
+    """
+
+    __slots__ = ("_local",)
+
+    def __init__(self) -> None:
+        self._local: contextlib.AbstractContextManager[decimal.Context] | None = None
+
+    def __enter__(self) -> decimal.Context:
+        current = decimal.getcontext()
+        if _already_exact(current):
+            return current
+        self._local = decimal.localcontext(EXACT)
+        return self._local.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._local is not None:
+            self._local.__exit__(*exc)  # type: ignore[arg-type]
+            self._local = None
+
+
+def exact_context() -> _ExactContext:
+    """Run the enclosed block under :data:`EXACT` (restoring the caller's context after)."""
+    return _ExactContext()
 
 
 def exact_arithmetic(function: Callable[P, R]) -> Callable[P, R]:
