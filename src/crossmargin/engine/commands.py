@@ -8,8 +8,9 @@ with another body is refused with ``duplicate_id_mismatch`` and changes nothing.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 
 class ResultCode(enum.Enum):
@@ -176,11 +177,10 @@ class SettleFunding(Command):
     timestamp_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """What the engine answered, and the events it appended (empty when rejected)."""
 
     command_id: str
     code: ResultCode
     message: str = ""
-    events: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    events: tuple[dict[str, object], ...] = ()

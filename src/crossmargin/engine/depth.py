@@ -37,6 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
+from typing import NamedTuple
 
 from crossmargin.units import EXACT, ONE, ZERO, InputError, Rounding, div, exact_context, parse_decimal
 
@@ -126,8 +127,7 @@ class ParametricDepth:
         return tuple(islice(self.iter_levels(reference, side), count))
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
     """What a sweep filled: ``quantity`` may fall short of the order when the book runs out or the limit binds.
 
     ``notional`` is the exact sum of price x quantity over the levels touched; ``average_price`` is

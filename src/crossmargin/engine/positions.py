@@ -8,8 +8,9 @@ the position closes it and opens the rest on the other side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.engine.state import PositionState
 from crossmargin.margin.position import unrealized_pnl
@@ -18,8 +19,7 @@ from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div
 
 
-@dataclass(frozen=True, slots=True)
-class FillOutcome:
+class FillOutcome(NamedTuple):
     """The position after a fill, the size it closed and the PnL that closing realised."""
 
     position: PositionState | None

@@ -8,8 +8,8 @@ output happens in :mod:`crossmargin.margin.report`.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.collateral import collateral_value_usd, require_price
@@ -23,8 +23,7 @@ from crossmargin.rules.schema import Conventions
 from crossmargin.units import ZERO, Rounding, div, exact_arithmetic
 
 
-@dataclass(frozen=True)
-class PoolReport:
+class PoolReport(NamedTuple):
     """A cross pool's figures with each position's prices and the pool's liquidation move."""
 
     figures: PoolFigures
@@ -33,8 +32,7 @@ class PoolReport:
     liquidatable: bool
 
 
-@dataclass(frozen=True)
-class IsolatedReport:
+class IsolatedReport(NamedTuple):
     """An isolated position: its own margin is its whole wallet."""
 
     figures: PositionFigures
@@ -50,8 +48,7 @@ class IsolatedReport:
         return div(self.margin_balance, requirement, rounding=Rounding.FLOOR)
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     snapshot: AccountSnapshot
     pools: tuple[PoolReport, ...]
     isolated: tuple[IsolatedReport, ...]

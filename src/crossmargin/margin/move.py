@@ -18,6 +18,7 @@ import bisect
 import heapq
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
 from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value
@@ -26,8 +27,7 @@ from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
 
 
-@dataclass(frozen=True, slots=True)
-class LiquidationMove:
+class LiquidationMove(NamedTuple):
     """Smallest uniform relative move down (negative) and up (positive); ``None``: none exists."""
 
     down: Decimal | None

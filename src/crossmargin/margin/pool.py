@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.margin.collateral import ask_rate, collateral_value_usd, require_price
 from crossmargin.margin.position import position_figures
@@ -52,9 +53,8 @@ class PoolInput:
     valuation: MultiAssetValuation | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PoolFigures:
-    """Unrounded figures of a pool at one set of prices."""
+class PoolFigures(NamedTuple):
+    """Unrounded figures of a pool at one set of prices (a named tuple, as position figures)."""
 
     pool: PoolInput
     positions: tuple[PositionFigures, ...]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from crossmargin.rules.schema import Instrument, Tier
 
@@ -75,8 +76,7 @@ class Position:
         return self.instrument.settlement_asset
 
 
-@dataclass(frozen=True, slots=True)
-class MaintenanceRate:
+class MaintenanceRate(NamedTuple):
     """The rate and amount that give maintenance margin ``N x mmr - amount`` at some price.
 
     ``tier_index`` is ``None`` when the rate is an override fixed at every price.
@@ -87,9 +87,12 @@ class MaintenanceRate:
     tier_index: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class PositionFigures:
-    """What a venue computes for one position at one price (unrounded, conservative)."""
+class PositionFigures(NamedTuple):
+    """What a venue computes for one position at one price (unrounded, conservative).
+
+    Outputs are named tuples: immutable like the inputs, and built in C, which matters
+    because the engine computes these for every order it checks.
+    """
 
     position: Position
     price: Decimal
