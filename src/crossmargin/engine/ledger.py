@@ -92,21 +92,15 @@ class Ledger:
     """Balances as the sum of posted transfers, with the invariants checked per group."""
 
     def __init__(self) -> None:
-        self._balances: dict[LedgerAccount, Decimal] = defaultdict(lambda: ZERO)
+        self._balances: dict[LedgerAccount, Decimal] = {}
         self._by_owner: dict[str, set[LedgerAccount]] = defaultdict(set)
-        self._versions: dict[str, int] = defaultdict(int)
-        self.posted = 0
 
     def balance(self, account: LedgerAccount) -> Decimal:
         return self._balances.get(account, ZERO)
 
-    def version(self, owner: str) -> int:
-        """How many groups have touched the owner's accounts: a cheap "has anything changed"."""
-        return self._versions.get(owner, 0)
-
     def owner_balances(self, owner: str) -> dict[LedgerAccount, Decimal]:
         """Every account of one owner with its balance (zero balances included)."""
-        return {account: self._balances[account] for account in self._by_owner.get(owner, ())}
+        return dict(self.owner_items(owner))
 
     def owner_items(self, owner: str) -> Iterator[tuple[LedgerAccount, Decimal]]:
         """Every account of one owner with its balance, without building a dict."""
@@ -120,22 +114,17 @@ class Ledger:
 
     def post(self, transfers: Iterable[Transfer]) -> None:
         """Apply a group atomically: all transfers, then the invariants, or nothing at all."""
-        group = list(transfers)
-        touched: dict[LedgerAccount, Decimal] = {}
-        for transfer in group:
-            for account in (transfer.debit, transfer.credit):
-                touched.setdefault(account, self._balances.get(account, ZERO))
-        after = dict(touched)
-        for transfer in group:
-            after[transfer.debit] -= transfer.amount
-            after[transfer.credit] += transfer.amount
-        self._check(after)
-        self._balances.update(after)
+        balances = self._balances
+        after: dict[LedgerAccount, Decimal] = {}
+        for transfer in transfers:
+            debit, credit, amount = transfer.debit, transfer.credit, transfer.amount
+            after[debit] = (after[debit] if debit in after else balances.get(debit, ZERO)) - amount
+            after[credit] = (after[credit] if credit in after else balances.get(credit, ZERO)) + amount
+        self._check(after)  # raises before anything is applied
+        balances.update(after)
+        by_owner = self._by_owner
         for account in after:
-            self._by_owner[account.owner].add(account)
-        for owner in {account.owner for account in after}:
-            self._versions[owner] += 1
-        self.posted += len(group)
+            by_owner[account.owner].add(account)
 
     @staticmethod
     def _check(after: dict[LedgerAccount, Decimal]) -> None:

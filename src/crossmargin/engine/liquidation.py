@@ -49,8 +49,10 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
 
 def _unwatched(engine: Engine, symbol: str) -> set[str]:
     """Holders with no current bands (new, or changed since): they are checked exactly."""
-    accounts = engine.accounts
-    return {a for a in engine.watch.unwatched if a in accounts and symbol in accounts[a].positions}
+    accounts, unwatched = engine.accounts, engine.watch.unwatched
+    flat = {a for a in unwatched if a not in accounts or not accounts[a].positions}
+    unwatched -= flat  # nothing to check until a fill opens a position, which files or forgets bands
+    return {a for a in unwatched if symbol in accounts[a].positions}
 
 
 def _check(engine: Engine, account: AccountState) -> list[dict[str, Any]]:

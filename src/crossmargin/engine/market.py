@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from crossmargin.engine.commands import DepthUpdate, MarketUpdate, OrderType, Result, ResultCode, SettleFunding
 from crossmargin.engine.depth import DepthLevel, DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import reduces
 from crossmargin.engine.state import MarketState, OrderState, isolated, wallet
@@ -155,8 +156,6 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
     events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
     if market.mark is None:
         return engine.accept(command, events)
-    from crossmargin.engine.liquidation import check_liquidations
-
     events += _run_resting(engine, command.symbol)
     events += check_liquidations(engine, command.symbol)
     return engine.accept(command, events)
@@ -181,34 +180,33 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
     payers: list[tuple[str, str, Decimal]] = []  # (account, pool key, amount paid)
+    symbol, rate, unit = instrument.symbol, market.funding_rate, engine.unit(asset)
+    rate_text, price_text = str(rate), str(reference)  # the same on every event of this settlement
     for account in engine.accounts.values():
-        position = account.positions.get(instrument.symbol)
+        position = account.positions.get(symbol)
         if position is None:
             continue
-        amount = funding_payment(
-            instrument, position.side, position.size, reference, market.funding_rate, unit=engine.unit(asset)
-        )
-        owner = wallet(account.account_id, asset)
+        amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
         if position.margin_mode is MarginMode.ISOLATED:
-            owner = isolated(account.account_id, asset, instrument.symbol)
+            owner = isolated(account.account_id, asset, symbol)
+        else:
+            owner = wallet(account.account_id, asset)
         if amount < 0:
             transfers.append(Transfer(owner, pool, -amount, "funding"))
-            payers.append((account.account_id, pool_key(instrument.symbol, position.margin_mode, asset), -amount))
+            payers.append((account.account_id, pool_key(symbol, position.margin_mode, asset), -amount))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
         events.append(
             {
                 "event": "funding",
                 "account": account.account_id,
-                "symbol": instrument.symbol,
+                "symbol": symbol,
                 "amount": str(amount),
-                "rate": str(market.funding_rate),
-                "price": str(reference),
+                "rate": rate_text,
+                "price": price_text,
             }
         )
     engine.post(transfers)
-    from crossmargin.engine.liquidation import check_liquidations
-
     # A payer's surplus shrank: its reserve absorbs the payment, or it is checked exactly. A
     # receiver's only grew, so the bands it has are still sound (conservative).
     for account_id, key, paid in payers:

@@ -8,7 +8,6 @@ the position closes it and opens the rest on the other side.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -57,12 +56,18 @@ def apply_fill(
         return FillOutcome(PositionState(instrument.symbol, direction, quantity, price, margin_mode), ZERO, ZERO)
     if state.side is direction:
         entry = _average_entry(instrument, state, quantity, price)
-        return FillOutcome(replace(state, size=state.size + quantity, entry_price=entry), ZERO, ZERO)
+        grown = PositionState(
+            state.symbol, state.side, state.size + quantity, entry, state.margin_mode, state.position_side
+        )
+        return FillOutcome(grown, ZERO, ZERO)
     closed = min(quantity, state.size)
     realized = unrealized_pnl(instrument, state.side.sign, closed, state.entry_price, price)
     remaining = state.size - closed
     if remaining > 0:
-        return FillOutcome(replace(state, size=remaining), closed, realized)
+        reduced = PositionState(
+            state.symbol, state.side, remaining, state.entry_price, state.margin_mode, state.position_side
+        )
+        return FillOutcome(reduced, closed, realized)
     rest = quantity - closed
     if rest == 0:
         return FillOutcome(None, closed, realized)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from crossmargin.engine import watch
 from crossmargin.engine.commands import (
     OrderType,
     PlaceOrder,
@@ -20,6 +21,7 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.depth import DepthSnapshot, ParametricDepth, depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
+from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
@@ -57,12 +59,10 @@ def commit_fill(
     Unless ``bands_hold`` (a reduction the pool's reserve absorbed), the account's bands no
     longer hold and it is checked exactly next time.
     """
-    from crossmargin.engine.watch import forget
-
     engine.post(plan.transfers)
     account.positions.update(plan.settled)
     if not bands_hold:
-        forget(engine, account.account_id)
+        watch.forget(engine, account.account_id)
     if plan.position is None:
         account.positions.pop(plan.symbol, None)
     else:
@@ -115,12 +115,11 @@ def plan_fill(
     fee = engine.money(taker_fee(instrument, quantity, price, fee_rate), asset, rounding=Rounding.CEILING)
     realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
     owner = account.account_id
-    target = wallet(owner, asset) if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
+    cross_wallet = wallet(owner, asset)
+    target = cross_wallet if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
     transfers = signed_transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}")
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
-        transfers.append(
-            Transfer(wallet(owner, asset), LedgerAccount.venue(AccountKind.FEES, asset), fee, f"fee:{reason}")
-        )
+        transfers.append(Transfer(cross_wallet, LedgerAccount.venue(AccountKind.FEES, asset), fee, f"fee:{reason}"))
     wallet_change = (realized if mode is MarginMode.CROSS else ZERO) - fee
     opened = quantity - outcome.closed
     if mode is MarginMode.ISOLATED and opened > 0:
@@ -130,7 +129,7 @@ def plan_fill(
             asset,
             rounding=Rounding.CEILING,
         )
-        transfers.append(Transfer(wallet(owner, asset), target, margin, "isolated_margin_on_open"))
+        transfers.append(Transfer(cross_wallet, target, margin, "isolated_margin_on_open"))
         wallet_change -= margin
     reducing = reduces(state, side, quantity)
     after: Evaluation | None = None
@@ -144,9 +143,9 @@ def plan_fill(
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
-            transfers.append(Transfer(target, wallet(owner, asset), remaining, "isolated_margin_released"))
+            transfers.append(Transfer(target, cross_wallet, remaining, "isolated_margin_released"))
     settled: dict[str, PositionState] = {}
-    shortfall = -(engine.ledger.balance(wallet(owner, asset)) + wallet_change)
+    shortfall = -(engine.ledger.balance(cross_wallet) + wallet_change)
     if shortfall > 0:  # a realised loss beyond the wallet: settle the account's own profits first
         settled, settled_transfers = _settle_profits(engine, account, asset, symbol, shortfall)
         if settled_transfers is None:
@@ -288,8 +287,6 @@ def _take(
     plan = plan_fill(engine, account, instrument, command.side, filled, average, instrument.fee("taker_fee"), "taker")
     if isinstance(plan, ResultCode):
         return engine.reject(command, plan)
-    from crossmargin.engine import watch
-
     bands_hold = plan.margin_change is not None and watch.absorb_reduction(
         engine, account.account_id, instrument.settlement_asset, plan.margin_change
     )
@@ -297,8 +294,6 @@ def _take(
     if plan.after is not None:  # it met initial margin, so it is above maintenance: file its bands
         watch.remember(engine, account, plan.after)
     elif not bands_hold:
-        from crossmargin.engine.liquidation import check_account
-
         events += check_account(engine, account, instrument.symbol)
     return engine.accept(command, events)
 
