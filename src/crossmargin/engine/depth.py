@@ -112,6 +112,12 @@ class ParametricDepth:
 
     def iter_levels(self, reference: Decimal, side: str) -> Iterator[DepthLevel]:
         """The levels of one side, best first; the ask side is endless, the bid side stops above zero."""
+        for price, quantity in self.price_quantities(reference, side):
+            yield DepthLevel(price, quantity)
+
+    def price_quantities(self, reference: Decimal, side: str) -> Iterator[tuple[Decimal, Decimal]]:
+        """``(price, quantity)`` of each level, best first, as :meth:`iter_levels` without the
+        level objects (a market order walks these on every fill)."""
         assert reference > 0, "reference price must be > 0"
         index = 0
         while True:
@@ -119,7 +125,7 @@ class ParametricDepth:
             if price <= 0:
                 return
             # Rounded down: a level never offers more than its stated notional.
-            yield DepthLevel(price, div(self.notional_per_step, price, rounding=Rounding.FLOOR))
+            yield price, div(self.notional_per_step, price, rounding=Rounding.FLOOR)
             index += 1
 
     def levels(self, reference: Decimal, side: str, count: int) -> tuple[DepthLevel, ...]:
@@ -168,25 +174,26 @@ def sweep(
         raise ValueError(f"max_levels must be at least 1, got {max_levels}")
     book_side = ASK if side == BUY else BID
     if isinstance(book, DepthSnapshot):
-        source: Iterator[DepthLevel] = iter(book.asks if book_side == ASK else book.bids)
+        levels = book.asks if book_side == ASK else book.bids
+        source: Iterator[tuple[Decimal, Decimal]] = ((level.price, level.quantity) for level in levels)
     else:
-        source = book.iter_levels(reference_price, book_side)
+        source = book.price_quantities(reference_price, book_side)
     return _walk(islice(source, max_levels), side, quantity, limit_price)
 
 
-def _walk(levels: Iterator[DepthLevel], side: str, quantity: Decimal, limit_price: Decimal | None) -> Fill:
+def _walk(levels: Iterator[tuple[Decimal, Decimal]], side: str, quantity: Decimal, limit_price: Decimal | None) -> Fill:
     """Consume levels best first until the order is filled, the limit binds or the levels run out."""
     filled = notional = ZERO
     worst: Decimal | None = None
     touched = 0
     with exact_context():
-        for level in levels:
-            if limit_price is not None and (level.price > limit_price if side == BUY else level.price < limit_price):
+        for price, available in levels:
+            if limit_price is not None and (price > limit_price if side == BUY else price < limit_price):
                 break
-            take = min(quantity - filled, level.quantity)
+            take = min(quantity - filled, available)
             filled += take
-            notional += level.price * take
-            worst = level.price
+            notional += price * take
+            worst = price
             touched += 1
             if filled == quantity:
                 break

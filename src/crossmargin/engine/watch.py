@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from crossmargin.engine.state import AccountState
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.types import MarginMode
+from crossmargin.rules.schema import Instrument
 from crossmargin.units import ONE, ZERO, Rounding, div
 
 if TYPE_CHECKING:
@@ -52,12 +53,16 @@ class Watch:
     # per account, per pool key (settlement asset, or "iso:" + symbol): surplus kept for funding
     reserves: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     sequence: int = 0
+    sound: bool | None = None  # whether bands are sound under the engine's rulebook (see eligible)
 
 
 def eligible(engine: Engine) -> bool:
     """Bands are sound for single-asset pools of marginal tiers without a close fee inside MM."""
-    conventions = engine.rulebook.conventions
-    return conventions.asset_mode == "single" and not conventions.close_fee_in_maintenance
+    watch = engine.watch
+    if watch.sound is None:  # the rulebook never changes under an engine: decide once
+        conventions = engine.rulebook.conventions
+        watch.sound = conventions.asset_mode == "single" and not conventions.close_fee_in_maintenance
+    return watch.sound
 
 
 def _slope(engine: Engine, symbol: str) -> Decimal | None:
@@ -74,13 +79,12 @@ def _slope(engine: Engine, symbol: str) -> Decimal | None:
     return slopes[symbol]
 
 
-def _band(engine: Engine, symbol: str, size: Decimal, budget: Decimal) -> tuple[Decimal, Decimal | None] | None:
+def _band(
+    instrument: Instrument, slope: Decimal | None, mark: Decimal | None, size: Decimal, budget: Decimal
+) -> tuple[Decimal, Decimal | None] | None:
     """Open interval of marks within which the position spends less than ``budget``."""
-    slope = _slope(engine, symbol)
-    mark = engine.market(symbol).mark
     if slope is None or mark is None or budget <= 0:
         return None
-    instrument = engine.rulebook.instrument(symbol)
     if instrument.kind == "linear":
         room = div(budget, size * (ONE + slope), rounding=Rounding.FLOOR)
         return mark - room, mark + room
@@ -106,27 +110,26 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     }
     for iso in evaluation.isolated:
         surplus[ISOLATED_KEY + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
-    pools: dict[str, list[str]] = {}
+    pools: dict[str, list[tuple[str, Instrument, Decimal]]] = {}
     for symbol, position in account.positions.items():
-        asset = engine.rulebook.instrument(symbol).settlement_asset
-        pools.setdefault(pool_key(symbol, position.margin_mode, asset), []).append(symbol)
-    reserves = watch.reserves[account.account_id] = {}
-    for key, symbols in pools.items():
+        instrument = engine.rulebook.instrument(symbol)
+        key = pool_key(symbol, position.margin_mode, instrument.settlement_asset)
+        pools.setdefault(key, []).append((symbol, instrument, position.size))
+    account_id = account.account_id
+    reserves = watch.reserves[account_id] = {}
+    for key, members in pools.items():
         available = surplus.get(key, ZERO)
         reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
-        share = div(available - reserves[key], Decimal(len(symbols)), rounding=Rounding.FLOOR)
-        for symbol in symbols:
-            band = _band(engine, symbol, account.positions[symbol].size, share)
+        share = div(available - reserves[key], Decimal(len(members)), rounding=Rounding.FLOOR)
+        for symbol, instrument, size in members:
+            mark = engine.market(symbol).mark
+            band = _band(instrument, _slope(engine, symbol), mark, size, share)
             low, high = band if band is not None else (None, None)
             # no band: file at the mark, so the next update checks the account exactly
-            mark = engine.market(symbol).mark or ZERO
-            heapq.heappush(
-                watch.lows.setdefault(symbol, []), (-(mark if low is None else low), account.account_id, token)
-            )
+            at = mark or ZERO
+            heapq.heappush(watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
             if high is not None or band is None:
-                heapq.heappush(
-                    watch.highs.setdefault(symbol, []), (mark if high is None else high, account.account_id, token)
-                )
+                heapq.heappush(watch.highs.setdefault(symbol, []), (at if high is None else high, account_id, token))
 
 
 def triggered(engine: Engine, symbol: str) -> set[str]:

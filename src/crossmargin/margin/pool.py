@@ -113,9 +113,11 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
     )
     rules = conventions.positive_pnl
     wallet = pool.wallet_balance
-    unrealized = maintenance_pnl = order_pnl = initial = maintenance = fees = total_notional = ZERO
+    unrealized = losses = maintenance_pnl = order_pnl = initial = maintenance = fees = total_notional = ZERO
     for f in figures:  # one pass: the engine asks this for every order it checks
         unrealized += f.unrealized_pnl
+        if f.unrealized_pnl < 0:
+            losses += f.unrealized_pnl
         maintenance_pnl += counted_pnl(f.unrealized_pnl, rules.maintenance)
         order_pnl += counted_pnl(f.unrealized_pnl, rules.new_orders)
         initial += f.initial_margin
@@ -136,7 +138,9 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         requirement=requirement,
         available_balance=available if available > 0 else ZERO,
         initial_surplus=available,
-        max_withdrawable=_max_withdrawable(conventions, wallet, figures, initial, requirement, total_notional),
+        max_withdrawable=_max_withdrawable(
+            conventions, wallet, unrealized, losses, initial, requirement, total_notional
+        ),
         notional=total_notional,
     )
 
@@ -144,17 +148,18 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
 def _max_withdrawable(
     conventions: Conventions,
     wallet: Decimal,
-    figures: tuple[PositionFigures, ...],
+    unrealized: Decimal,
+    losses: Decimal,
     initial: Decimal,
     requirement: Decimal,
     total_notional: Decimal,
 ) -> Decimal:
     """What may leave the pool under the venue's rule for unrealised PnL.
 
-    ``excluded`` is Binance's pair of bounds: the wallet less maintenance (no PnL at all)
-    and the wallet plus PnL less initial margin; profit is therefore never withdrawable.
-    A minimum remaining margin as a fraction of notional (Hyperliquid's 10 %) raises the
-    amount that must stay behind.
+    ``unrealized`` is the positions' PnL in total and ``losses`` its negative part. ``excluded``
+    is Binance's pair of bounds: the wallet less maintenance (no PnL at all) and the wallet
+    plus PnL less initial margin; profit is therefore never withdrawable. A minimum remaining
+    margin as a fraction of notional (Hyperliquid's 10 %) raises the amount that must stay.
     """
     rule = conventions.positive_pnl.withdrawals
     kept = initial
@@ -162,11 +167,9 @@ def _max_withdrawable(
     if floor_fraction > 0:
         kept = max(kept, total_notional * floor_fraction)
     if rule == "excluded":
-        losses_and_profits = sum((f.unrealized_pnl for f in figures), ZERO)
-        value = min(wallet - requirement, wallet + losses_and_profits - kept)
+        value = min(wallet - requirement, wallet + unrealized - kept)
     else:
-        counted = sum((counted_pnl(f.unrealized_pnl, "full" if rule == "full" else "none") for f in figures), ZERO)
-        value = wallet + counted - kept
+        value = wallet + (unrealized if rule == "full" else losses) - kept
     return value if value > 0 else ZERO
 
 
