@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -57,9 +56,12 @@ class LedgerAccount(NamedTuple):
         return LedgerAccount(VENUE, kind, asset)
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Move ``amount`` (> 0) of ``asset`` from ``debit`` to ``credit``, for ``reason``."""
+class Transfer(NamedTuple):
+    """Move ``amount`` (> 0) of ``asset`` from ``debit`` to ``credit``, for ``reason``.
+
+    The ledger refuses a transfer that breaks these rules when it is posted (see
+    :meth:`Ledger.post`); a named tuple keeps building the thousands a funding round makes cheap.
+    """
 
     debit: LedgerAccount
     credit: LedgerAccount
@@ -77,11 +79,6 @@ def signed_transfer(
     if amount < 0:
         return [Transfer(account, counterparty, -amount, reason)]
     return []
-
-    def __post_init__(self) -> None:
-        assert self.amount > 0, "transfers move a positive amount"
-        assert self.debit.asset == self.credit.asset, "both accounts hold the same asset"
-        assert self.debit != self.credit, "a transfer moves between two accounts"
 
 
 class LedgerError(AssertionError):
@@ -118,6 +115,8 @@ class Ledger:
         after: dict[LedgerAccount, Decimal] = {}
         for transfer in transfers:
             debit, credit, amount = transfer.debit, transfer.credit, transfer.amount
+            if not amount > 0 or debit.asset != credit.asset or debit == credit:
+                raise LedgerError(f"malformed transfer {transfer}: a positive amount between two accounts of one asset")
             after[debit] = (after[debit] if debit in after else balances.get(debit, ZERO)) - amount
             after[credit] = (after[credit] if credit in after else balances.get(credit, ZERO)) + amount
         self._check(after)  # raises before anything is applied

@@ -8,9 +8,9 @@ position. Limit and stop orders rest here; ``engine.market`` runs them when pric
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crossmargin.engine import watch
 from crossmargin.engine.commands import (
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
 
 
-@dataclass(frozen=True, slots=True)
-class FillPlan:
+class FillPlan(NamedTuple):
     """A fill worked out but not yet booked: the position after it and the ledger transfers."""
 
     symbol: str
@@ -45,10 +44,10 @@ class FillPlan:
     transfers: list[Transfer]
     events: list[dict[str, Any]]
     reducing: bool
-    after: Evaluation | None = None  # the account after the fill, when the margin check computed it
-    settled: dict[str, PositionState] = field(default_factory=dict)  # positions re-based at the mark
+    after: Evaluation | None  # the account after the fill, when the margin check computed it
+    settled: dict[str, PositionState]  # other positions re-based at the mark to settle a loss
     # a cross reduction's exact change of its pool's margin balance at the current marks
-    margin_change: Decimal | None = None
+    margin_change: Decimal | None
 
 
 def commit_fill(
@@ -165,9 +164,7 @@ def plan_fill(
     margin_change = None
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
-    plan = FillPlan(symbol, outcome.position, transfers, [event], reducing, after, margin_change=margin_change)
-    plan.settled.update(settled)
-    return plan
+    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after, settled, margin_change)
 
 
 def _counted_pnl_change(
@@ -230,16 +227,14 @@ def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
     if engine.market(instrument.symbol).mark is None:
         return ResultCode.NO_MARK_PRICE
     account = engine.account(command.account)
-    position = account.positions.get(instrument.symbol)
-    if command.reduce_only and not reduces(position, command.side, command.quantity):
+    adds_risk = not reduces(account.positions.get(instrument.symbol), command.side, command.quantity)
+    if command.reduce_only and adds_risk:
         return ResultCode.REDUCE_ONLY_VIOLATION
-    adds_risk = not reduces(position, command.side, command.quantity)
     if adds_risk and instrument.settlement_asset in account.revoked:
         return ResultCode.COLLATERAL_NOT_APPROVED
     if adds_risk and engine.now_ms < account.cooldown_until_ms:
         return ResultCode.ACCOUNT_LIQUIDATING
-    action = Action.REDUCE_ORDER if reduces(position, command.side, command.quantity) else Action.OPEN_ORDER
-    if not engine.allowed(action, [instrument.symbol]):
+    if not engine.allowed(Action.OPEN_ORDER if adds_risk else Action.REDUCE_ORDER, [instrument.symbol]):
         return ResultCode.STALE_PRICE
     return instrument
 

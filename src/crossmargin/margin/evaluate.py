@@ -86,16 +86,19 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     if snapshot.asset_mode == "multi":
         return (_multi_asset_pool(snapshot),)
     settlement_assets = snapshot.rulebook.settlement_assets
-    grouped: dict[str, list[Position]] = defaultdict(list)
+    grouped: dict[str, list[Position]] = {asset: [] for asset in snapshot.balances if asset in settlement_assets}
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
-            grouped[position.settlement_asset].append(position)
-    assets = set(grouped) | {a for a in snapshot.balances if a in settlement_assets}
+            asset = position.instrument.settlement_asset
+            if asset in grouped:
+                grouped[asset].append(position)
+            else:
+                grouped[asset] = [position]
     pools = []
-    for asset in sorted(assets):
+    for asset in sorted(grouped):
         balance = snapshot.balances.get(asset, ZERO)
         counted = balance if (snapshot.approved(asset) or balance < 0) else ZERO
-        pools.append(PoolInput(asset, counted, tuple(grouped.get(asset, ()))))
+        pools.append(PoolInput(asset, counted, tuple(grouped[asset])))
     return tuple(pools)
 
 

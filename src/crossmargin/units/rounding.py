@@ -54,13 +54,14 @@ def div(numerator: Decimal, denominator: Decimal, *, rounding: Rounding) -> Deci
 
 def quantize(value: Decimal, unit: Decimal, *, rounding: Rounding) -> Decimal:
     """Round ``value`` to a multiple of ``unit`` (a power of ten such as ``0.00000001``)."""
-    return value.quantize(unit, rounding=rounding.value, context=_CONTEXTS[rounding])
+    return value.quantize(unit, context=rounding.context)  # type: ignore[attr-defined]  # its mode rounds
 
 
 def steps_of(value: Decimal, step: Decimal, *, rounding: Rounding) -> int:
     """How many ``step``s make ``value``, rounded in the stated direction (lots in a quantity,
     ticks in a price). Truncating the quotient instead would round a ceiling down."""
-    return int(div(value, step, rounding=rounding).to_integral_value(rounding=rounding.value))
+    quotient = div(value, step, rounding=rounding)
+    return int(quotient.to_integral_value(context=rounding.context))  # type: ignore[attr-defined]
 
 
 def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
@@ -71,7 +72,7 @@ def to_tick(price: Decimal, tick: Decimal, *, rounding: Rounding) -> Decimal:
     if tick <= 0:
         raise ValueError("tick must be positive")
     if tick.as_tuple().digits == (1,):  # a power of ten: one quantisation does it
-        return price.quantize(tick, rounding=rounding.value, context=rounding.context)  # type: ignore[attr-defined]
+        return price.quantize(tick, context=rounding.context)  # type: ignore[attr-defined]
     ticks = steps_of(price, tick, rounding=rounding)
     exact = _CONTEXTS[Rounding.HALF_EVEN]
     return exact.multiply(ticks, tick).quantize(tick, context=exact)
