@@ -54,7 +54,7 @@ def test_exact_liquidation_price_balances_the_pool(venue, data):
         price = cross_prices(pool_figures(pool, conventions), conventions)[index].liquidation_exact
     assume(price is not None)
     positions = list(pool.positions)
-    positions[index] = dataclasses.replace(positions[index], mark_price=price)
+    positions[index] = positions[index].with_mark(price)
     with exact_context():
         figures = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
     assert abs(figures.margin_balance - figures.requirement) <= rulebook.asset_unit(pool.settlement_asset)
@@ -109,7 +109,7 @@ def test_surplus_moves_with_each_positions_direction(venue, data):
     index = data.draw(st.integers(min_value=0, max_value=len(pool.positions) - 1))
     position = pool.positions[index]
     positions = list(pool.positions)
-    positions[index] = dataclasses.replace(position, mark_price=position.mark_price * D("1.01"))
+    positions[index] = position.with_mark(position.mark_price * D("1.01"))
     with exact_context():
         before = pool_figures(pool, conventions)
         after = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)

@@ -180,9 +180,8 @@ def test_w32_dydx_open_interest_scaled_imf(open_interest, imf):
     with exact_context():
         assert initial_margin_fraction(instrument, D(open_interest)) == D(imf)
         position = make_position(instrument, "long", "1", "1000", "1000", leverage="10")
-        import dataclasses
 
-        scaled = dataclasses.replace(position, open_interest_notional=D(open_interest))
+        scaled = position.with_open_interest(D(open_interest))
         figures = position_figures(scaled, BASE)
     assert figures.initial_margin == D(1000) * D(imf)
     assert figures.maintenance_margin == D(50)  # base MMF 5 %, not scaled

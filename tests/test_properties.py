@@ -51,7 +51,7 @@ def _figures(pool: PoolInput, conventions=CONVENTIONS, factor: D | None = None):
 
 def _with_mark(pool: PoolInput, index: int, mark: D) -> PoolInput:
     positions = list(pool.positions)
-    positions[index] = dataclasses.replace(positions[index], mark_price=mark)
+    positions[index] = positions[index].with_mark(mark)
     return dataclasses.replace(pool, positions=tuple(positions))
 
 
@@ -250,9 +250,8 @@ def test_hedge_mode_legs_share_one_cross_price(data):
     long_leg = data.draw(linear_position(instrument))
     short_leg = data.draw(linear_position(instrument))
     legs = (
-        dataclasses.replace(long_leg, side=Side.LONG, position_side=PositionSide.LONG, margin_mode=MarginMode.CROSS),
-        dataclasses.replace(
-            short_leg,
+        long_leg._replace(side=Side.LONG, position_side=PositionSide.LONG, margin_mode=MarginMode.CROSS),
+        short_leg._replace(
             side=Side.SHORT,
             position_side=PositionSide.SHORT,
             mark_price=long_leg.mark_price,
@@ -266,9 +265,7 @@ def test_hedge_mode_legs_share_one_cross_price(data):
     assert prices[0] == prices[1]
     if prices[0].liquidation_exact is not None:
         at = _figures(
-            dataclasses.replace(
-                pool, positions=tuple(dataclasses.replace(p, mark_price=prices[0].liquidation_exact) for p in legs)
-            )
+            dataclasses.replace(pool, positions=tuple(p.with_mark(prices[0].liquidation_exact) for p in legs))
         )
         assert abs(at.margin_balance - at.requirement) <= USDT_UNIT
 
@@ -290,13 +287,13 @@ def whole_position_pool(draw: st.DrawFn) -> PoolInput:
     )
     positions = tuple(draw(linear_position(instrument)) for _ in range(draw(st.integers(1, 2))))
     positions = tuple(
-        dataclasses.replace(p, position_side=PositionSide(side)) if len(positions) == 2 else p
+        p._replace(position_side=PositionSide(side)) if len(positions) == 2 else p
         for p, side in zip(positions, ("long", "short"), strict=False)
     )
     if len(positions) == 2:
         positions = (
-            dataclasses.replace(positions[0], side=Side.LONG),
-            dataclasses.replace(positions[1], side=Side.SHORT, mark_price=positions[0].mark_price),
+            positions[0]._replace(side=Side.LONG),
+            positions[1]._replace(side=Side.SHORT, mark_price=positions[0].mark_price),
         )
     gross = sum((p.size * p.mark_price for p in positions), D(0))
     ratio = draw(st.sampled_from([D("0.05"), D("0.1"), D("0.3")]))

@@ -8,6 +8,7 @@ is asked of the margin functions through the account's :func:`snapshot`.
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -39,7 +40,7 @@ from crossmargin.engine.watch import Watch, forget
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules import Rulebook
-from crossmargin.units import InputError, Rounding, div, exact_context, quantize
+from crossmargin.units import EXACT, InputError, Rounding, div, quantize
 
 CLEARING = "clearing"
 
@@ -83,7 +84,7 @@ class Engine:
 
     def execute(self, command: Command) -> Result:
         """Apply a command once; a retry with the same id and body gets the same answer."""
-        with exact_context():
+        with decimal.localcontext(EXACT):  # the C manager directly: entered once per command
             stored = self._results.get(command.command_id)
             if stored is not None:
                 if stored[0] == command:  # same class and equal fields (decimals by value)

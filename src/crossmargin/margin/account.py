@@ -8,7 +8,6 @@ back to something else.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -124,10 +123,7 @@ def _with_open_interest(rulebook: Rulebook, positions: tuple[Position, ...], raw
         by_symbol[instrument.symbol] = parse_decimal(value, field=f"open_interest.{symbol}", non_negative=True)
     if not by_symbol:
         return positions
-    return tuple(
-        dataclasses.replace(p, open_interest_notional=by_symbol[p.symbol]) if p.symbol in by_symbol else p
-        for p in positions
-    )
+    return tuple(p.with_open_interest(by_symbol[p.symbol]) if p.symbol in by_symbol else p for p in positions)
 
 
 def _collateral(raw: object) -> frozenset[str] | None:

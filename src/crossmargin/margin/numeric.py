@@ -39,7 +39,7 @@ def symbol_gap(
         price = div(ONE, t, rounding=Rounding.HALF_EVEN) if inverse else t
         positions = list(pool.positions)
         for index in indices:
-            positions[index] = dataclasses.replace(positions[index], mark_price=price)
+            positions[index] = positions[index].with_mark(price)
         figures = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
         return figures.margin_balance - (ZERO if bankruptcy else figures.requirement)
 

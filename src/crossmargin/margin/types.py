@@ -8,7 +8,6 @@ by :class:`Side`, so no function has to guess what a negative size means.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -39,14 +38,7 @@ class MarginMode(enum.Enum):
     ISOLATED = "isolated"
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """A position as the venue holds it.
-
-    ``mmr_override`` and ``maintenance_amount_override`` replace the tier lookup at every
-    price (the account file's ``mmr`` and ``maintenance_amount``).
-    """
-
+class _PositionFields(NamedTuple):
     instrument: Instrument
     side: Side
     size: Decimal
@@ -60,12 +52,49 @@ class Position:
     maintenance_amount_override: Decimal | None = None
     open_interest_notional: Decimal | None = None  # the market's, for OI-scaled IMF (dYdX)
 
-    def __post_init__(self) -> None:
-        assert self.size > 0, "size is absolute and positive"
-        assert self.entry_price > 0 and self.mark_price > 0, "prices are positive"
-        assert self.leverage > 0, "leverage is positive"
-        if self.margin_mode is MarginMode.ISOLATED:
-            assert self.isolated_margin is not None, "isolated positions carry isolated margin"
+
+class Position(_PositionFields):
+    """A position as the venue holds it.
+
+    ``mmr_override`` and ``maintenance_amount_override`` replace the tier lookup at every
+    price (the account file's ``mmr`` and ``maintenance_amount``). A named tuple checked when
+    built: the engine builds one per position for every margin check, and a tuple is the
+    cheapest immutable record Python has. ``with_mark`` re-prices one without re-checking.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        instrument: Instrument,
+        side: Side,
+        size: Decimal,
+        entry_price: Decimal,
+        mark_price: Decimal,
+        margin_mode: MarginMode,
+        leverage: Decimal,
+        position_side: PositionSide = PositionSide.BOTH,
+        isolated_margin: Decimal | None = None,
+        mmr_override: Decimal | None = None,
+        maintenance_amount_override: Decimal | None = None,
+        open_interest_notional: Decimal | None = None,
+    ) -> Position:
+        assert size > 0, "size is absolute and positive"
+        assert entry_price > 0 and mark_price > 0, "prices are positive"
+        assert leverage > 0, "leverage is positive"
+        if margin_mode is MarginMode.ISOLATED:
+            assert isolated_margin is not None, "isolated positions carry isolated margin"
+        fields = (instrument, side, size, entry_price, mark_price, margin_mode, leverage, position_side)
+        overrides = (isolated_margin, mmr_override, maintenance_amount_override, open_interest_notional)
+        return tuple.__new__(cls, fields + overrides)
+
+    def with_mark(self, mark_price: Decimal) -> Position:
+        """The same position at another mark (positive, as every price here)."""
+        assert mark_price > 0, "prices are positive"
+        return self._replace(mark_price=mark_price)
+
+    def with_open_interest(self, open_interest_notional: Decimal) -> Position:
+        return self._replace(open_interest_notional=open_interest_notional)
 
     @property
     def symbol(self) -> str:
