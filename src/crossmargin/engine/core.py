@@ -59,6 +59,7 @@ class Engine:
         # id -> (the command as first received, its result); a retry's body is compared by value
         self._results: dict[str, tuple[Command, Result]] = {}
         self._order_sequence = 0
+        self._exact = EXACT.copy()  # installed as the decimal context while a command runs
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
         self.resting: dict[str, set[tuple[str, str]]] = {}  # symbol -> (account, order id) resting on it
         self.watch = Watch()  # safe bands per position: which accounts a mark update can affect
@@ -84,22 +85,29 @@ class Engine:
 
     def execute(self, command: Command) -> Result:
         """Apply a command once; a retry with the same id and body gets the same answer."""
-        with decimal.localcontext(EXACT):  # the C manager directly: entered once per command
-            stored = self._results.get(command.command_id)
-            if stored is not None:
-                if stored[0] == command:  # same class and equal fields (decimals by value)
-                    return stored[1]
-                return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
-            try:
-                result = self._handlers[type(command)](command)
-            except InputError as error:
-                result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))
-            account_id = getattr(command, "account", None)
-            if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
-                forget(self, account_id)  # its money or settings moved: check it exactly next time
-            self._results[command.command_id] = (command, result)
-            self.events.extend(result.events)
-            return result
+        caller_context = decimal.getcontext()
+        decimal.setcontext(self._exact)  # the engine's own exact context: installed, not copied
+        try:
+            return self._execute(command)
+        finally:
+            decimal.setcontext(caller_context)
+
+    def _execute(self, command: Command) -> Result:
+        stored = self._results.get(command.command_id)
+        if stored is not None:
+            if stored[0] == command:  # same class and equal fields (decimals by value)
+                return stored[1]
+            return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
+        try:
+            result = self._handlers[type(command)](command)
+        except InputError as error:
+            result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))
+        account_id = getattr(command, "account", None)
+        if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
+            forget(self, account_id)  # its money or settings moved: check it exactly next time
+        self._results[command.command_id] = (command, result)
+        self.events.extend(result.events)
+        return result
 
     def validity(self, symbol: str) -> Validity:
         """The oracle guard's verdict on the symbol's mark now (always valid without rails)."""

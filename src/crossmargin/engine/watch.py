@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 #: Share of a pool's surplus kept out of its bands, to absorb funding without an exact check.
 FUNDING_RESERVE = Decimal("0.1")
 ISOLATED_KEY = "iso:"
+#: A heap is swept of stale edges when it holds more than this many per watched account (+ slack).
+STALE_FACTOR = 4
+STALE_SLACK = 1024
 
 
 @dataclass
@@ -127,9 +130,22 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
             low, high = band if band is not None else (None, None)
             # no band: file at the mark, so the next update checks the account exactly
             at = mark or ZERO
-            heapq.heappush(watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
+            _push(watch, watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
             if high is not None or band is None:
-                heapq.heappush(watch.highs.setdefault(symbol, []), (at if high is None else high, account_id, token))
+                _push(watch, watch.highs.setdefault(symbol, []), (at if high is None else high, account_id, token))
+
+
+def _push(watch: Watch, heap: list[tuple[Decimal, str, int]], entry: tuple[Decimal, str, int]) -> None:
+    """File a band edge; when stale edges outnumber live accounts many times over, drop them.
+
+    Every re-check files new edges and leaves the old ones to be recognised by their token;
+    without a sweep now and then a heap grows with every order ever checked.
+    """
+    heapq.heappush(heap, entry)
+    if len(heap) > STALE_FACTOR * len(watch.tokens) + STALE_SLACK:
+        tokens = watch.tokens
+        heap[:] = [edge for edge in heap if tokens.get(edge[1]) == edge[2]]
+        heapq.heapify(heap)
 
 
 def triggered(engine: Engine, symbol: str) -> set[str]:

@@ -151,7 +151,7 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     at = position.mark_price if price is None else price
     instrument = position.instrument
     value = notional(instrument, position.size, at)
-    at_entry = maintenance_value_at_entry(position, conventions)
+    at_entry = None if position.margin_mode is MarginMode.CROSS else maintenance_value_at_entry(position, conventions)
     maintenance_value = value if at_entry is None else at_entry
     basis = tier_basis_value(instrument, position.size, maintenance_value)
     rate = maintenance_rate(position, basis)
@@ -161,20 +161,17 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
         tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
     leverage = position.leverage if tier is None else min(position.leverage, tier.max_leverage)
     initial = div(value, leverage, rounding=Rounding.CEILING)
-    imf = initial_margin_fraction(instrument, position.open_interest_notional)
-    if imf is not None:
-        initial = max(initial, value * imf)
+    if instrument.open_interest_imf is not None:
+        imf = initial_margin_fraction(instrument, position.open_interest_notional)
+        if imf is not None:
+            initial = max(initial, value * imf)
     if conventions.close_fee_in_initial:
         initial += close_fee(position)
+    fees = ZERO
+    if conventions.liquidation_fee_in_ratio or conventions.close_fee_in_maintenance:
+        fees = fee_requirement(position, value, conventions)
+    pnl = unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, at)
+    # positional: the engine builds these for every order it checks
     return PositionFigures(
-        position=position,
-        price=at,
-        notional=value,
-        unrealized_pnl=unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, at),
-        rate=rate,
-        maintenance_margin=maintenance_margin(maintenance_value, rate),
-        fee_requirement=fee_requirement(position, value, conventions),
-        initial_margin=initial,
-        effective_leverage=leverage,
-        tier=tier,
+        position, at, value, pnl, rate, maintenance_margin(maintenance_value, rate), fees, initial, leverage, tier
     )

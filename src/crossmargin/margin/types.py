@@ -20,9 +20,11 @@ class Side(enum.Enum):
     LONG = "long"
     SHORT = "short"
 
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.LONG else -1
+    sign: int  # set on each member below: a plain attribute, read in every PnL formula
+
+
+Side.LONG.sign = 1
+Side.SHORT.sign = -1
 
 
 class PositionSide(enum.Enum):
