@@ -113,26 +113,40 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     }
     for iso in evaluation.isolated:
         surplus[ISOLATED_KEY + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
-    pools: dict[str, list[tuple[str, Instrument, Decimal]]] = {}
+    pools: dict[str, list[tuple[str, Instrument, Decimal, int]]] = {}
     for symbol, position in account.positions.items():
         instrument = engine.rulebook.instrument(symbol)
         key = pool_key(symbol, position.margin_mode, instrument.settlement_asset)
-        pools.setdefault(key, []).append((symbol, instrument, position.size))
+        pools.setdefault(key, []).append((symbol, instrument, position.size, position.side.sign))
     account_id = account.account_id
     reserves = watch.reserves[account_id] = {}
     for key, members in pools.items():
         available = surplus.get(key, ZERO)
         reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
         share = div(available - reserves[key], Decimal(len(members)), rounding=Rounding.FLOOR)
-        for symbol, instrument, size in members:
+        for symbol, instrument, size, sign in members:
             mark = engine.market(symbol).mark
-            band = _band(instrument, _slope(engine, symbol), mark, size, share)
+            slope = _slope(engine, symbol)
+            band = _band(instrument, slope, mark, size, share)
             low, high = band if band is not None else (None, None)
             # no band: file at the mark, so the next update checks the account exactly
             at = mark or ZERO
-            _push(watch, watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
-            if high is not None or band is None:
+            one_sided = band is not None and _gains_one_way(engine, slope)
+            if not (one_sided and sign < 0):  # a short never loses surplus as its mark falls
+                _push(watch, watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
+            if (high is not None or band is None) and not (one_sided and sign > 0):
                 _push(watch, watch.highs.setdefault(symbol, []), (at if high is None else high, account_id, token))
+
+
+def _gains_one_way(engine: Engine, slope: Decimal | None) -> bool:
+    """Whether a move in a position's favour can never lower its pool's surplus.
+
+    It gains PnL one for one (in 1/P for inverse contracts) and its requirement grows at most
+    ``slope`` < 1 times as fast, so the surplus rises, provided the venue counts that profit
+    toward maintenance. Then only the adverse edge of its band needs watching.
+    """
+    full = engine.rulebook.conventions.positive_pnl.maintenance == "full"
+    return full and slope is not None and slope < ONE
 
 
 def _push(watch: Watch, heap: list[tuple[Decimal, str, int]], entry: tuple[Decimal, str, int]) -> None:
