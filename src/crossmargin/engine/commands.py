@@ -16,6 +16,8 @@ from typing import NamedTuple
 class ResultCode(enum.Enum):
     """Every answer the engine gives; a command is accepted or rejected for one reason."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
+
     ACCEPTED = "accepted"
     INSUFFICIENT_MARGIN = "insufficient_margin"
     INSUFFICIENT_BALANCE = "insufficient_balance"
@@ -119,6 +121,7 @@ class Unstake(Command):
 
 
 class OrderType(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
     MARKET = "market"
     LIMIT = "limit"
     STOP_MARKET = "stop_market"

@@ -32,6 +32,8 @@ from crossmargin.units import ONE, ZERO, Rounding, div, exact_arithmetic
 class Validity(enum.Enum):
     """What :func:`assess` concluded about one price (one value even when several faults apply)."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
+
     VALID = "valid"
     STALE = "stale"  # older than the rulebook's maximum age
     OUT_OF_BAND = "out_of_band"  # too far from its reference (index or TWAP)
@@ -44,6 +46,8 @@ PRECEDENCE: Final[tuple[Validity, ...]] = (Validity.CLAMPED, Validity.OUT_OF_BAN
 
 class Action(enum.Enum):
     """What the engine wants to do with a price."""
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
 
     OPEN_ORDER = "open_order"  # an order that adds risk
     REDUCE_ORDER = "reduce_order"  # an order that can only shrink a position

@@ -17,6 +17,8 @@ from crossmargin.rules.schema import Instrument, Tier
 class Side(enum.Enum):
     """Direction of a position: ``sign`` is +1 for long and -1 for short."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
+
     LONG = "long"
     SHORT = "short"
 
@@ -30,12 +32,15 @@ Side.SHORT.sign = -1
 class PositionSide(enum.Enum):
     """One-way mode holds a single ``BOTH`` position per symbol; hedge mode a LONG and a SHORT."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
+
     BOTH = "both"
     LONG = "long"
     SHORT = "short"
 
 
 class MarginMode(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
     CROSS = "cross"
     ISOLATED = "isolated"
 

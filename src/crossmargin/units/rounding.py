@@ -18,6 +18,8 @@ from crossmargin.units.numbers import DIVISION_PRECISION
 class Rounding(enum.Enum):
     """Rounding direction of a division or quantisation."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C
+
     FLOOR = decimal.ROUND_FLOOR
     CEILING = decimal.ROUND_CEILING
     TOWARD_ZERO = decimal.ROUND_DOWN
