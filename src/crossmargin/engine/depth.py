@@ -115,12 +115,14 @@ class ParametricDepth:
         for price, quantity in self.price_quantities(reference, side):
             yield DepthLevel(price, quantity)
 
-    def price_quantities(self, reference: Decimal, side: str) -> Iterator[tuple[Decimal, Decimal]]:
-        """``(price, quantity)`` of each level, best first, as :meth:`iter_levels` without the
-        level objects (a market order walks these on every fill)."""
+    def price_quantities(
+        self, reference: Decimal, side: str, max_levels: int | None = None
+    ) -> Iterator[tuple[Decimal, Decimal]]:
+        """``(price, quantity)`` of each level, best first (at most ``max_levels``), as
+        :meth:`iter_levels` without the level objects (a market order walks these on every fill)."""
         assert reference > 0, "reference price must be > 0"
         index = 0
-        while True:
+        while max_levels is None or index < max_levels:
             price = self.level_price(reference, side, index)
             if price <= 0:
                 return
@@ -175,10 +177,10 @@ def sweep(
     book_side = ASK if side == BUY else BID
     if isinstance(book, DepthSnapshot):
         levels = book.asks if book_side == ASK else book.bids
-        source: Iterator[tuple[Decimal, Decimal]] = ((level.price, level.quantity) for level in levels)
+        source: Iterator[tuple[Decimal, Decimal]] = islice(((lv.price, lv.quantity) for lv in levels), max_levels)
     else:
-        source = book.price_quantities(reference_price, book_side)
-    return _walk(islice(source, max_levels), side, quantity, limit_price)
+        source = book.price_quantities(reference_price, book_side, max_levels)
+    return _walk(source, side, quantity, limit_price)
 
 
 def _walk(levels: Iterator[tuple[Decimal, Decimal]], side: str, quantity: Decimal, limit_price: Decimal | None) -> Fill:

@@ -182,26 +182,25 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     payers: list[tuple[str, str, Decimal]] = []  # (account, pool key, amount paid)
     symbol, rate, unit = instrument.symbol, market.funding_rate, engine.unit(asset)
     rate_text, price_text = str(rate), str(reference)  # the same on every event of this settlement
-    for account in engine.accounts.values():
+    for account_id, account in engine.accounts.items():
         position = account.positions.get(symbol)
         if position is None:
             continue
         amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
-        if position.margin_mode is MarginMode.ISOLATED:
-            owner = isolated(account.account_id, asset, symbol)
-        else:
-            owner = wallet(account.account_id, asset)
+        cross = position.margin_mode is MarginMode.CROSS
+        owner = wallet(account_id, asset) if cross else isolated(account_id, asset, symbol)
         if amount < 0:
             transfers.append(Transfer(owner, pool, -amount, "funding"))
-            payers.append((account.account_id, pool_key(symbol, position.margin_mode, asset), -amount))
+            payers.append((account_id, asset if cross else pool_key(symbol, position.margin_mode, asset), -amount))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
+        amount_text = str(amount)
         events.append(
             {
                 "event": "funding",
-                "account": account.account_id,
+                "account": account_id,
                 "symbol": symbol,
-                "amount": str(amount),
+                "amount": amount_text,
                 "rate": rate_text,
                 "price": price_text,
             }

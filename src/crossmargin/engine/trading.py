@@ -134,9 +134,10 @@ def plan_fill(
     after: Evaluation | None = None
     if not reducing:
         after = engine.evaluate(account, overrides={symbol: outcome.position}, balance_changes={asset: wallet_change})
-        pools = [p for p in after.pools if p.figures.pool.settlement_asset in (asset, "USD")]
-        if not all(p.figures.meets_initial_margin() for p in pools):
-            return ResultCode.INSUFFICIENT_MARGIN
+        for report in after.pools:  # the pool the fill settles in (a multi-asset pool is "USD")
+            figures = report.figures
+            if figures.pool.settlement_asset in (asset, "USD") and not figures.meets_initial_margin():
+                return ResultCode.INSUFFICIENT_MARGIN
         if mode is MarginMode.ISOLATED:
             after = None  # the isolated margin it moves is not in that picture yet
     if outcome.position is None and mode is MarginMode.ISOLATED:
