@@ -55,7 +55,6 @@ class Engine:
         self.journal: list[Transfer] | None = [] if keep_journal else None
         self.accounts: dict[str, AccountState] = {}
         self.markets: dict[str, MarketState] = {}
-        self.events: list[dict[str, Any]] = []
         # id -> (the command as first received, its result); a retry's body is compared by value
         self._results: dict[str, tuple[Command, Result]] = {}
         self._order_sequence = 0
@@ -106,7 +105,6 @@ class Engine:
         if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
             forget(self, account_id)  # its money or settings moved: check it exactly next time
         self._results[command.command_id] = (command, result)
-        self.events.extend(result.events)
         return result
 
     def validity(self, symbol: str) -> Validity:
