@@ -7,7 +7,6 @@ liquidation price balances the pool, and the liquidation move is the boundary.
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal as D
 
 import pytest
@@ -56,7 +55,7 @@ def test_exact_liquidation_price_balances_the_pool(venue, data):
     positions = list(pool.positions)
     positions[index] = positions[index].with_mark(price)
     with exact_context():
-        figures = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
+        figures = pool_figures(pool._replace(positions=tuple(positions)), conventions)
     assert abs(figures.margin_balance - figures.requirement) <= rulebook.asset_unit(pool.settlement_asset)
 
 
@@ -86,7 +85,7 @@ def test_more_wallet_never_worsens_a_liquidation_price(venue, data, extra):
     rulebook, pool = data.draw(venue_pool(venue))
     note(describe(pool))
     conventions = rulebook.conventions
-    richer = dataclasses.replace(pool, wallet_balance=pool.wallet_balance + extra)
+    richer = pool._replace(wallet_balance=pool.wallet_balance + extra)
     with exact_context():
         before = cross_prices(pool_figures(pool, conventions), conventions)
         after = cross_prices(pool_figures(richer, conventions), conventions)
@@ -112,7 +111,7 @@ def test_surplus_moves_with_each_positions_direction(venue, data):
     positions[index] = position.with_mark(position.mark_price * D("1.01"))
     with exact_context():
         before = pool_figures(pool, conventions)
-        after = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
+        after = pool_figures(pool._replace(positions=tuple(positions)), conventions)
     change = (after.margin_balance - after.requirement) - (before.margin_balance - before.requirement)
     # a long gains as its mark rises, a short loses, on linear and inverse contracts alike
     assert (change > 0) == (position.side.sign > 0)

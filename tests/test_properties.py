@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal as D
 from fractions import Fraction
 
@@ -52,7 +51,7 @@ def _figures(pool: PoolInput, conventions=CONVENTIONS, factor: D | None = None):
 def _with_mark(pool: PoolInput, index: int, mark: D) -> PoolInput:
     positions = list(pool.positions)
     positions[index] = positions[index].with_mark(mark)
-    return dataclasses.replace(pool, positions=tuple(positions))
+    return pool._replace(positions=tuple(positions))
 
 
 @PROPERTY
@@ -76,7 +75,7 @@ def test_margin_balance_equals_requirement_at_exact_liquidation_price(pool, data
 @PROPERTY
 @given(linear_pool(), st.integers(min_value=1, max_value=10**6))
 def test_more_wallet_never_raises_a_long_or_lowers_a_short_liquidation_price(pool, extra):
-    richer = dataclasses.replace(pool, wallet_balance=pool.wallet_balance + extra)
+    richer = pool._replace(wallet_balance=pool.wallet_balance + extra)
     with exact_context():
         before = cross_prices(pool_figures(pool, CONVENTIONS), CONVENTIONS)
         after = cross_prices(pool_figures(richer, CONVENTIONS), CONVENTIONS)
@@ -164,7 +163,7 @@ def _exact_requirement(pool: PoolInput) -> Fraction:
     total = Fraction(0)
     for p in pool.positions:
         notional = Fraction(p.size) * Fraction(p.mark_price)
-        figures = _figures(dataclasses.replace(pool, positions=(p,))).positions[0]
+        figures = _figures(pool._replace(positions=(p,))).positions[0]
         total += max(Fraction(0), notional * Fraction(figures.rate.mmr) - Fraction(figures.rate.amount))
     return total
 
@@ -177,7 +176,7 @@ def _exact_withdrawable(pool: PoolInput, requirement: Fraction) -> Fraction:
     )
     initial = Fraction(0)
     for p in pool.positions:
-        leverage = _figures(dataclasses.replace(pool, positions=(p,))).positions[0].effective_leverage
+        leverage = _figures(pool._replace(positions=(p,))).positions[0].effective_leverage
         initial += Fraction(p.size) * Fraction(p.mark_price) / Fraction(leverage)
     wallet = Fraction(pool.wallet_balance)
     return max(Fraction(0), min(wallet - requirement, wallet + upnl - initial))
@@ -264,9 +263,7 @@ def test_hedge_mode_legs_share_one_cross_price(data):
         prices = cross_prices(pool_figures(pool, CONVENTIONS), CONVENTIONS)
     assert prices[0] == prices[1]
     if prices[0].liquidation_exact is not None:
-        at = _figures(
-            dataclasses.replace(pool, positions=tuple(p.with_mark(prices[0].liquidation_exact) for p in legs))
-        )
+        at = _figures(pool._replace(positions=tuple(p.with_mark(prices[0].liquidation_exact) for p in legs)))
         assert abs(at.margin_balance - at.requirement) <= USDT_UNIT
 
 

@@ -9,10 +9,9 @@ back to something else.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
@@ -34,8 +33,7 @@ POSITION_KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class AccountSnapshot:
+class AccountSnapshot(NamedTuple):
     """A validated account: its venue's rulebook, balances, approved collateral and positions.
 
     ``collateral`` is ``None`` when every asset held is approved (the file's default).

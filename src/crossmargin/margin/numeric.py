@@ -12,7 +12,6 @@ on the exact root.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -40,7 +39,7 @@ def symbol_gap(
         positions = list(pool.positions)
         for index in indices:
             positions[index] = positions[index].with_mark(price)
-        figures = pool_figures(dataclasses.replace(pool, positions=tuple(positions)), conventions)
+        figures = pool_figures(pool._replace(positions=tuple(positions)), conventions)
         return figures.margin_balance - (ZERO if bankruptcy else figures.requirement)
 
     return gap

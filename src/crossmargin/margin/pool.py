@@ -39,8 +39,7 @@ class MultiAssetValuation:
         return {a: p * price_factor if a in self.moving else p for a, p in self.prices.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class PoolInput:
+class PoolInput(NamedTuple):
     """A cross pool: its settlement asset, the collateral that backs it and its positions.
 
     A multi-asset pool is valued in USD (``settlement_asset`` "USD", ``valuation`` set); its
