@@ -150,6 +150,39 @@ class Fill(NamedTuple):
     levels: int
 
 
+class CurveMemo:
+    """The levels of one side of a parametric curve at one reference price, computed once.
+
+    Between two mark updates every market order walks the same levels; an engine keeps one
+    memo per symbol and side, and it starts over when the curve or the reference price object
+    changes (the engine stores a new mark as a new object).
+    """
+
+    __slots__ = ("_curve", "_pairs", "_reference", "_source")
+
+    def __init__(self) -> None:
+        self._curve: ParametricDepth | None = None
+        self._reference: Decimal | None = None
+        self._pairs: list[tuple[Decimal, Decimal]] = []
+        self._source: Iterator[tuple[Decimal, Decimal]] = iter(())
+
+    def price_quantities(
+        self, curve: ParametricDepth, reference: Decimal, side: str, max_levels: int
+    ) -> Iterator[tuple[Decimal, Decimal]]:
+        """As :meth:`ParametricDepth.price_quantities`, from memory where already computed."""
+        if curve is not self._curve or reference is not self._reference:
+            self._curve, self._reference, self._pairs = curve, reference, []
+            self._source = curve.price_quantities(reference, side)
+        pairs = self._pairs
+        for index in range(max_levels):
+            if index == len(pairs):
+                pair = next(self._source, None)
+                if pair is None:
+                    return
+                pairs.append(pair)
+            yield pairs[index]
+
+
 def sweep(
     book: DepthSnapshot | ParametricDepth,
     side: str,
@@ -158,13 +191,15 @@ def sweep(
     *,
     limit_price: Decimal | None = None,
     max_levels: int = 10_000,
+    memo: CurveMemo | None = None,
 ) -> Fill:
     """Walk ``book`` for a taker order of ``quantity`` on ``side`` ("buy" takes asks, "sell" takes bids).
 
     ``reference_price`` is the mark a :class:`ParametricDepth` is centred on (a snapshot ignores it). A buy
     never pays above ``limit_price`` and a sell never sells below it; at most ``max_levels`` levels are
     taken (the parametric ask side is endless). The average rounds up for a buy and down for a sell, so
-    the taker, never the venue, loses the last unit.
+    the taker, never the venue, loses the last unit. ``memo`` (one per book side) reuses a
+    parametric curve's levels across sweeps at the same reference price.
     """
     if side not in (BUY, SELL):
         raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
@@ -178,6 +213,8 @@ def sweep(
     if isinstance(book, DepthSnapshot):
         levels = book.asks if book_side == ASK else book.bids
         source: Iterator[tuple[Decimal, Decimal]] = islice(((lv.price, lv.quantity) for lv in levels), max_levels)
+    elif memo is not None:
+        source = memo.price_quantities(book, reference_price, book_side, max_levels)
     else:
         source = book.price_quantities(reference_price, book_side, max_levels)
     return _walk(source, side, quantity, limit_price)

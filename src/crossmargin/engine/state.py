@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from crossmargin.engine.depth import DepthSnapshot
+from crossmargin.engine.depth import CurveMemo, DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
@@ -87,6 +87,8 @@ class MarketState:
     mark_timestamp_ms: int = 0  # when the mark itself last changed: what staleness is measured on
     depth: DepthSnapshot | None = None  # the latest order book, when market data has one
     basis_samples: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)  # (bid1, ask1, index)
+    # the parametric curve's levels at the current mark, per side ("bid", "ask"), for the next sweep
+    curve_memos: dict[str, CurveMemo] = field(default_factory=lambda: {"bid": CurveMemo(), "ask": CurveMemo()})
 
 
 def wallet(account_id: str, asset: str) -> LedgerAccount:

@@ -84,11 +84,12 @@ def sweep_for(
     for the coin its contracts are worth at the mark and fills the contracts in proportion.
     """
     book = _book(engine, instrument.symbol)
+    memo = engine.market(instrument.symbol).curve_memos["ask" if side == "buy" else "bid"]
     if instrument.kind == "linear":
-        fill = sweep(book, side, quantity, mark, limit_price=limit)
+        fill = sweep(book, side, quantity, mark, limit_price=limit, memo=memo)
         return fill.quantity, fill.average_price, fill.worst_price
     base = div(quantity * instrument.contract_size, mark, rounding=Rounding.HALF_EVEN)
-    fill = sweep(book, side, base, mark, limit_price=limit)
+    fill = sweep(book, side, base, mark, limit_price=limit, memo=memo)
     if fill.quantity >= base:
         return quantity, fill.average_price, fill.worst_price
     share = div(quantity * fill.quantity, base, rounding=Rounding.FLOOR)
