@@ -19,7 +19,7 @@ from crossmargin.engine.commands import (
     Result,
     ResultCode,
 )
-from crossmargin.engine.depth import DepthSnapshot, ParametricDepth, depth_for, sweep
+from crossmargin.engine.depth import depth_for, sweep
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
@@ -69,12 +69,6 @@ def commit_fill(
     return plan.events
 
 
-def _book(engine: Engine, symbol: str) -> ParametricDepth | DepthSnapshot:
-    """The symbol's last order-book snapshot, else the calibrated curve for its base asset."""
-    snapshot = engine.market(symbol).depth
-    return snapshot if snapshot is not None else depth_for(engine.rulebook.instrument(symbol).base_asset)
-
-
 def sweep_for(
     engine: Engine, instrument: Instrument, side: str, quantity: Decimal, mark: Decimal, limit: Decimal | None = None
 ) -> tuple[Decimal, Decimal | None, Decimal | None]:
@@ -83,8 +77,10 @@ def sweep_for(
     The depth model counts base units; an inverse order counts contracts, so it walks the book
     for the coin its contracts are worth at the mark and fills the contracts in proportion.
     """
-    book = _book(engine, instrument.symbol)
-    memo = engine.market(instrument.symbol).curve_memos["ask" if side == "buy" else "bid"]
+    market = engine.market(instrument.symbol)
+    # the symbol's last order-book snapshot, else the calibrated curve for its base asset
+    book = market.depth if market.depth is not None else depth_for(instrument.base_asset)
+    memo = market.curve_memos["ask" if side == "buy" else "bid"]
     if instrument.kind == "linear":
         fill = sweep(book, side, quantity, mark, limit_price=limit, memo=memo)
         return fill.quantity, fill.average_price, fill.worst_price
