@@ -9,6 +9,7 @@ is asked of the margin functions through the account's :func:`snapshot`.
 from __future__ import annotations
 
 import decimal
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable
@@ -75,10 +76,10 @@ class Engine:
         }
         from crossmargin.engine import market, trading
 
-        self._handlers[PlaceOrder] = lambda c: trading.place_order(self, c)
-        self._handlers[MarketUpdate] = lambda c: market.market_update(self, c)
-        self._handlers[SettleFunding] = lambda c: market.settle_funding(self, c)
-        self._handlers[DepthUpdate] = lambda c: market.depth_update(self, c)
+        self._handlers[PlaceOrder] = functools.partial(trading.place_order, self)
+        self._handlers[MarketUpdate] = functools.partial(market.market_update, self)
+        self._handlers[SettleFunding] = functools.partial(market.settle_funding, self)
+        self._handlers[DepthUpdate] = functools.partial(market.depth_update, self)
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -101,9 +102,10 @@ class Engine:
             result = self._handlers[type(command)](command)
         except InputError as error:
             result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))
-        account_id = getattr(command, "account", None)
-        if result.code.accepted and isinstance(account_id, str) and not isinstance(command, PlaceOrder):
-            forget(self, account_id)  # its money or settings moved: check it exactly next time
+        if type(command) is not PlaceOrder and result.code.accepted:
+            account_id = getattr(command, "account", None)
+            if isinstance(account_id, str):
+                forget(self, account_id)  # its money or settings moved: check it exactly next time
         self._results[command.command_id] = (command, result)
         return result
 
