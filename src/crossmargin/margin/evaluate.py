@@ -183,9 +183,7 @@ def evaluate_account(snapshot: AccountSnapshot, *, with_prices: bool = True) -> 
         else:
             prices, move = (), LiquidationMove(down=None, up=None)
         pools.append(PoolReport(figures, prices, move, figures.is_liquidatable(conventions)))
-    isolated = tuple(
-        isolated_report(p, conventions, with_prices=with_prices)
-        for p in snapshot.positions
-        if p.margin_mode is MarginMode.ISOLATED
-    )
-    return Evaluation(snapshot, tuple(pools), isolated)
+    isolated_mode = MarginMode.ISOLATED
+    isolated = [p for p in snapshot.positions if p.margin_mode is isolated_mode]
+    reports = tuple(isolated_report(p, conventions, with_prices=with_prices) for p in isolated) if isolated else ()
+    return Evaluation(snapshot, tuple(pools), reports)
