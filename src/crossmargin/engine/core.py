@@ -201,8 +201,16 @@ class Engine:
         return f"o{self._order_sequence}"
 
     @staticmethod
+    @functools.cache
     def clearing(asset: str) -> LedgerAccount:
+        """The outside world's account in ``asset`` (one key per asset, built once)."""
         return LedgerAccount.venue(AccountKind.CLEARING, asset)
+
+    @staticmethod
+    @functools.cache
+    def fees(asset: str) -> LedgerAccount:
+        """The venue's fee income in ``asset`` (one key per asset, built once)."""
+        return LedgerAccount.venue(AccountKind.FEES, asset)
 
     # -- money in and out ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from crossmargin.engine.commands import (
     ResultCode,
 )
 from crossmargin.engine.depth import depth_for, sweep
-from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
+from crossmargin.engine.ledger import Transfer, signed_transfer
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
@@ -30,7 +30,7 @@ from crossmargin.margin.pool import counted_pnl
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
-from crossmargin.units import ZERO, InputError, Rounding, div
+from crossmargin.units import ZERO, InputError, Rounding, div, quantize
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -108,14 +108,15 @@ def plan_fill(
     state = account.positions.get(symbol)
     mode = state.margin_mode if state else account.margin_mode.get(symbol, MarginMode.CROSS)
     outcome = apply_fill(instrument, state, side, quantity, price, mode)
-    fee = engine.money(taker_fee(instrument, quantity, price, fee_rate), asset, rounding=Rounding.CEILING)
-    realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
+    unit = engine.unit(asset)
+    fee = quantize(taker_fee(instrument, quantity, price, fee_rate), unit, rounding=Rounding.CEILING)
+    realized = quantize(outcome.realized_pnl, unit, rounding=Rounding.FLOOR)
     owner = account.account_id
     cross_wallet = wallet(owner, asset)
     target = cross_wallet if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
     transfers = signed_transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}")
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
-        transfers.append(Transfer(cross_wallet, LedgerAccount.venue(AccountKind.FEES, asset), fee, f"fee:{reason}"))
+        transfers.append(Transfer(cross_wallet, engine.fees(asset), fee, f"fee:{reason}"))
     wallet_change = (realized if mode is MarginMode.CROSS else ZERO) - fee
     opened = quantity - outcome.closed
     if mode is MarginMode.ISOLATED and opened > 0:
