@@ -56,8 +56,11 @@ class Engine:
         self.journal: list[Transfer] | None = [] if keep_journal else None
         self.accounts: dict[str, AccountState] = {}
         self.markets: dict[str, MarketState] = {}
-        # id -> (the command as first received, its result); a retry's body is compared by value
-        self._results: dict[str, tuple[Command, Result]] = {}
+        # id -> the command as first received, and its result; a retry's body is compared by value
+        # (two maps rather than one of pairs: a pair per command is one more object the
+        # collector walks for as long as the engine lives)
+        self._commands: dict[str, Command] = {}
+        self._results: dict[str, Result] = {}
         self._order_sequence = 0
         self._exact = EXACT.copy()  # installed as the decimal context while a command runs
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
@@ -93,10 +96,10 @@ class Engine:
             decimal.setcontext(caller_context)
 
     def _execute(self, command: Command) -> Result:
-        stored = self._results.get(command.command_id)
+        stored = self._commands.get(command.command_id)
         if stored is not None:
-            if stored[0] == command:  # same class and equal fields (decimals by value)
-                return stored[1]
+            if stored == command:  # same class and equal fields (decimals by value)
+                return self._results[command.command_id]
             return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
         try:
             result = self._handlers[type(command)](command)
@@ -106,7 +109,8 @@ class Engine:
             account_id = getattr(command, "account", None)
             if isinstance(account_id, str):
                 forget(self, account_id)  # its money or settings moved: check it exactly next time
-        self._results[command.command_id] = (command, result)
+        self._commands[command.command_id] = command
+        self._results[command.command_id] = result
         return result
 
     def validity(self, symbol: str) -> Validity:
