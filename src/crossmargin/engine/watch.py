@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from crossmargin.engine.state import AccountState
 from crossmargin.margin.evaluate import Evaluation
-from crossmargin.margin.types import MarginMode
+from crossmargin.margin.types import MarginMode, Position
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ONE, ZERO, Rounding, div
 
@@ -108,34 +108,40 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     if not eligible(engine):
         watch.reserves.pop(account.account_id, None)
         return
-    surplus = {
-        r.figures.pool.settlement_asset: r.figures.margin_balance - r.figures.requirement for r in evaluation.pools
-    }
-    for iso in evaluation.isolated:
-        surplus[ISOLATED_KEY + iso.figures.position.symbol] = iso.margin_balance - iso.figures.requirement
-    pools: dict[str, list[tuple[str, Instrument, Decimal, int]]] = {}
-    for symbol, position in account.positions.items():
-        instrument = engine.rulebook.instrument(symbol)
-        key = pool_key(symbol, position.margin_mode, instrument.settlement_asset)
-        pools.setdefault(key, []).append((symbol, instrument, position.size, position.side.sign))
     account_id = account.account_id
     reserves = watch.reserves[account_id] = {}
-    for key, members in pools.items():
-        available = surplus.get(key, ZERO)
+    groups = [
+        (
+            report.figures.pool.settlement_asset,
+            report.figures.margin_balance - report.figures.requirement,
+            [f.position for f in report.figures.positions],
+        )
+        for report in evaluation.pools
+        if report.figures.positions
+    ]
+    for iso in evaluation.isolated:
+        position = iso.figures.position
+        groups.append((ISOLATED_KEY + position.symbol, iso.margin_balance - iso.figures.requirement, [position]))
+    for key, available, positions in groups:
         reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
-        share = div(available - reserves[key], Decimal(len(members)), rounding=Rounding.FLOOR)
-        for symbol, instrument, size, sign in members:
-            mark = engine.market(symbol).mark
-            slope = _slope(engine, symbol)
-            band = _band(instrument, slope, mark, size, share)
-            low, high = band if band is not None else (None, None)
-            # no band: file at the mark, so the next update checks the account exactly
-            at = mark or ZERO
-            one_sided = band is not None and _gains_one_way(engine, slope)
-            if not (one_sided and sign < 0):  # a short never loses surplus as its mark falls
-                _push(watch, watch.lows.setdefault(symbol, []), (-(at if low is None else low), account_id, token))
-            if (high is not None or band is None) and not (one_sided and sign > 0):
-                _push(watch, watch.highs.setdefault(symbol, []), (at if high is None else high, account_id, token))
+        share = div(available - reserves[key], Decimal(len(positions)), rounding=Rounding.FLOOR)
+        for position in positions:
+            _file(engine, position, share, account_id, token)
+
+
+def _file(engine: Engine, position: Position, share: Decimal, account_id: str, token: int) -> None:
+    """File one position's band edges (at its mark, which the evaluation priced it at)."""
+    watch, symbol, mark = engine.watch, position.instrument.symbol, position.mark_price
+    slope = _slope(engine, symbol)
+    band = _band(position.instrument, slope, mark, position.size, share)
+    low, high = band if band is not None else (None, None)
+    # no band: file at the mark, so the next update checks the account exactly
+    one_sided = band is not None and _gains_one_way(engine, slope)
+    sign = position.side.sign
+    if not (one_sided and sign < 0):  # a short never loses surplus as its mark falls
+        _push(watch, watch.lows.setdefault(symbol, []), (-(mark if low is None else low), account_id, token))
+    if (high is not None or band is None) and not (one_sided and sign > 0):
+        _push(watch, watch.highs.setdefault(symbol, []), (mark if high is None else high, account_id, token))
 
 
 def _gains_one_way(engine: Engine, slope: Decimal | None) -> bool:
