@@ -111,36 +111,36 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         for p in pool.positions
     )
     rules = conventions.positive_pnl
+    maintenance_rule, order_rule = rules.maintenance, rules.new_orders
     wallet = pool.wallet_balance
     unrealized = losses = maintenance_pnl = order_pnl = initial = maintenance = fees = total_notional = ZERO
     for f in figures:  # one pass: the engine asks this for every order it checks
-        unrealized += f.unrealized_pnl
-        if f.unrealized_pnl < 0:
-            losses += f.unrealized_pnl
-        maintenance_pnl += counted_pnl(f.unrealized_pnl, rules.maintenance)
-        order_pnl += counted_pnl(f.unrealized_pnl, rules.new_orders)
+        pnl = f.unrealized_pnl
+        unrealized += pnl
+        if pnl < 0:
+            losses += pnl
+        maintenance_pnl += counted_pnl(pnl, maintenance_rule)
+        order_pnl += counted_pnl(pnl, order_rule)
         initial += f.initial_margin
         maintenance += f.maintenance_margin
         fees += f.fee_requirement
         total_notional += f.notional
-    margin_balance = wallet + maintenance_pnl
     requirement = maintenance + fees
     available = wallet + order_pnl - initial
-    return PoolFigures(
-        pool=pool,
-        positions=figures,
-        wallet_balance=wallet,
-        unrealized_pnl=unrealized,
-        margin_balance=margin_balance,
-        initial_margin=initial,
-        maintenance_margin=maintenance,
-        requirement=requirement,
-        available_balance=available if available > 0 else ZERO,
-        initial_surplus=available,
-        max_withdrawable=_max_withdrawable(
-            conventions, wallet, unrealized, losses, initial, requirement, total_notional
-        ),
-        notional=total_notional,
+    withdrawable = _max_withdrawable(conventions, wallet, unrealized, losses, initial, requirement, total_notional)
+    return PoolFigures(  # positional, in the field order: built for every order the engine checks
+        pool,
+        figures,
+        wallet,
+        unrealized,
+        wallet + maintenance_pnl,  # margin balance
+        initial,
+        maintenance,
+        requirement,
+        available if available > 0 else ZERO,
+        withdrawable,
+        total_notional,
+        available,  # initial surplus
     )
 
 
