@@ -118,14 +118,8 @@ def plan_fill(
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
         transfers.append(Transfer(cross_wallet, engine.fees(asset), fee, f"fee:{reason}"))
     wallet_change = (realized if mode is MarginMode.CROSS else ZERO) - fee
-    opened = quantity - outcome.closed
-    if mode is MarginMode.ISOLATED and opened > 0:
-        leverage = account.leverage.get(symbol, engine.rulebook.conventions.default_leverage)
-        margin = engine.money(
-            div(notional_of(instrument, opened, price), leverage, rounding=Rounding.CEILING),
-            asset,
-            rounding=Rounding.CEILING,
-        )
+    if mode is MarginMode.ISOLATED and quantity > outcome.closed:
+        margin = _isolated_margin(engine, account, instrument, quantity - outcome.closed, price)
         transfers.append(Transfer(cross_wallet, target, margin, "isolated_margin_on_open"))
         wallet_change -= margin
     reducing = reduces(state, side, quantity)
@@ -149,7 +143,34 @@ def plan_fill(
         if settled_transfers is None:
             return ResultCode.INSUFFICIENT_BALANCE
         transfers = settled_transfers + transfers
-    event = {
+    event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason)
+    margin_change = None
+    if reducing and mode is MarginMode.CROSS and not settled:
+        margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
+    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after, settled, margin_change)
+
+
+def _isolated_margin(
+    engine: Engine, account: AccountState, instrument: Instrument, opened: Decimal, price: Decimal
+) -> Decimal:
+    """Margin an isolated position takes from the wallet for what a fill opens: notional over
+    leverage, rounded up (the venue wins the last unit)."""
+    leverage = account.leverage.get(instrument.symbol, engine.rulebook.conventions.default_leverage)
+    needed = div(notional_of(instrument, opened, price), leverage, rounding=Rounding.CEILING)
+    return engine.money(needed, instrument.settlement_asset, rounding=Rounding.CEILING)
+
+
+def _filled_event(
+    owner: str,
+    symbol: str,
+    side: str,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    realized: Decimal,
+    reason: str,
+) -> dict[str, Any]:
+    return {
         "event": "filled",
         "account": owner,
         "symbol": symbol,
@@ -160,10 +181,6 @@ def plan_fill(
         "realized_pnl": str(realized),
         "reason": reason,
     }
-    margin_change = None
-    if reducing and mode is MarginMode.CROSS and not settled:
-        margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
-    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after, settled, margin_change)
 
 
 def _counted_pnl_change(
