@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from crossmargin.engine import funds
 from crossmargin.engine.commands import (
     ApproveCollateral,
     CancelOrder,
@@ -36,12 +37,12 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
-from crossmargin.engine.state import AccountState, MarketState, StakeLot, isolated, snapshot, staked, wallet
+from crossmargin.engine.state import AccountState, MarketState, snapshot
 from crossmargin.engine.watch import Watch, forget
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules import Rulebook
-from crossmargin.units import EXACT, InputError, Rounding, div, quantize
+from crossmargin.units import EXACT, InputError, Rounding, quantize
 
 CLEARING = "clearing"
 
@@ -67,15 +68,15 @@ class Engine:
         self.resting: dict[str, set[tuple[str, str]]] = {}  # symbol -> (account, order id) resting on it
         self.watch = Watch()  # safe bands per position: which accounts a mark update can affect
         self._handlers: dict[type, Callable[[Any], Result]] = {
-            Deposit: self._deposit,
-            Withdraw: self._withdraw,
-            TransferMargin: self._transfer_margin,
+            Deposit: functools.partial(funds.deposit, self),
+            Withdraw: functools.partial(funds.withdraw, self),
+            TransferMargin: functools.partial(funds.transfer_margin, self),
             SetLeverage: self._set_leverage,
             SetMarginMode: self._set_margin_mode,
             ApproveCollateral: self._approve,
             CancelOrder: self._cancel,
-            Stake: self._stake,
-            Unstake: self._unstake,
+            Stake: functools.partial(funds.stake, self),
+            Unstake: functools.partial(funds.unstake, self),
         }
         from crossmargin.engine import market, trading
 
@@ -217,163 +218,6 @@ class Engine:
     def fees(asset: str) -> LedgerAccount:
         """The venue's fee income in ``asset`` (one key per asset, built once)."""
         return LedgerAccount.venue(AccountKind.FEES, asset)
-
-    # -- money in and out ----------------------------------------------------------------
-
-    def _checked_amount(self, amount: Decimal, asset: str, field: str) -> Decimal:
-        if asset not in self.rulebook.data.assets:
-            raise InputError(field, f"{asset} is not an asset of {self.rulebook.venue}")
-        if amount <= 0 or self.money(amount, asset, rounding=Rounding.FLOOR) != amount:
-            raise InputError(field, f"must be positive in units of {self.unit(asset)}, got {amount}")
-        return amount
-
-    def _deposit(self, command: Deposit) -> Result:
-        amount = self._checked_amount(command.amount, command.asset, "amount")
-        target = wallet(command.account, command.asset)
-        if command.account == "insurance":  # seeding the venue's insurance fund
-            target = LedgerAccount.venue(AccountKind.INSURANCE, command.asset)
-        else:
-            self.account(command.account)
-        self.post([Transfer(self.clearing(command.asset), target, amount, "deposit")])
-        return self.accept(
-            command, [{"event": "deposited", "account": command.account, "asset": command.asset, "amount": str(amount)}]
-        )
-
-    def _withdrawable(self, account: AccountState, asset: str) -> Decimal:
-        balance = self.ledger.balance(wallet(account.account_id, asset))
-        if asset in account.revoked:
-            return balance  # it backs nothing, so nothing holds it back
-        pools = [p for p in self.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
-        if not pools:
-            return balance
-        limit = self.money(pools[0].figures.max_withdrawable, asset, rounding=Rounding.FLOOR)
-        return min(balance, limit)
-
-    def _withdraw(self, command: Withdraw) -> Result:
-        amount = self._checked_amount(command.amount, command.asset, "amount")
-        if command.account not in self.accounts:
-            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
-        account = self.accounts[command.account]
-        if not self.allowed(Action.WITHDRAW, account.positions):
-            return self.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
-        if amount > self._withdrawable(account, command.asset):
-            return self.reject(
-                command,
-                ResultCode.WOULD_BREACH_WITHDRAWABLE,
-                f"at most {self._withdrawable(account, command.asset)} may leave",
-            )
-        self.post([Transfer(wallet(command.account, command.asset), self.clearing(command.asset), amount, "withdraw")])
-        return self.accept(
-            command, [{"event": "withdrew", "account": command.account, "asset": command.asset, "amount": str(amount)}]
-        )
-
-    def _transfer_margin(self, command: TransferMargin) -> Result:
-        if command.account not in self.accounts:
-            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
-        account = self.accounts[command.account]
-        position = account.positions.get(command.symbol)
-        if position is None or position.margin_mode is not MarginMode.ISOLATED:
-            return self.reject(command, ResultCode.INVALID_ARGUMENT, "no isolated position in that symbol")
-        asset = self.rulebook.instrument(command.symbol).settlement_asset
-        amount = self._checked_amount(abs(command.amount), asset, "amount")
-        if not self.allowed(Action.TRANSFER, account.positions):
-            return self.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
-        source, target = wallet(account.account_id, asset), isolated(account.account_id, asset, command.symbol)
-        if command.amount > 0:
-            if amount > self._withdrawable(account, asset):
-                return self.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
-        else:
-            source, target = target, source
-            report = next(r for r in self.evaluate(account).isolated if r.figures.position.symbol == command.symbol)
-            removable = min(
-                report.isolated_margin - report.figures.maintenance_margin,
-                report.margin_balance - report.figures.initial_margin,
-            )
-            if amount > removable:
-                return self.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
-        self.post([Transfer(source, target, amount, "isolated_margin")])
-        return self.accept(
-            command,
-            [
-                {
-                    "event": "margin_moved",
-                    "account": account.account_id,
-                    "symbol": command.symbol,
-                    "amount": str(command.amount),
-                }
-            ],
-        )
-
-    def _stake(self, command: Stake) -> Result:
-        amount = self._checked_amount(command.amount, command.asset, "amount")
-        if command.unlock_ms < command.timestamp_ms or command.annual_rate < 0:
-            raise InputError("unlock_ms", "must not be before the stake's time, with a non-negative rate")
-        account = self.accounts.get(command.account)
-        if account is None:
-            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
-        if amount > self._withdrawable(account, command.asset):
-            return self.reject(command, ResultCode.INSUFFICIENT_BALANCE)
-        source = wallet(account.account_id, command.asset)
-        self.post([Transfer(source, staked(account.account_id, command.asset), amount, "stake")])
-        account.stakes.append(
-            StakeLot(command.asset, amount, command.timestamp_ms, command.unlock_ms, command.annual_rate)
-        )
-        self.now_ms = max(self.now_ms, command.timestamp_ms)
-        return self.accept(
-            command,
-            [
-                {
-                    "event": "staked",
-                    "account": account.account_id,
-                    "asset": command.asset,
-                    "amount": str(amount),
-                    "unlock_ms": command.unlock_ms,
-                }
-            ],
-        )
-
-    def _unstake(self, command: Unstake) -> Result:
-        account = self.accounts.get(command.account)
-        if account is None:
-            return self.reject(command, ResultCode.UNKNOWN_ACCOUNT)
-        lots = [lot for lot in account.stakes if lot.asset == command.asset]
-        ready = [lot for lot in lots if lot.unlock_ms <= command.timestamp_ms]
-        if not ready:
-            return self.reject(command, ResultCode.LOCKED_COLLATERAL, "nothing of that asset has unlocked yet")
-        year_ms = Decimal(365 * 24 * 3600 * 1000)
-        transfers: list[Transfer] = []
-        released = reward = Decimal(0)
-        holding = staked(account.account_id, command.asset)
-        for lot in ready:
-            # a stake seized by a liquidation releases only what is left of it
-            amount = min(lot.amount, self.ledger.balance(holding) - released)
-            released += amount
-            elapsed = Decimal(min(command.timestamp_ms, lot.unlock_ms) - lot.start_ms)
-            accrued = div(amount * lot.annual_rate * elapsed, year_ms, rounding=Rounding.FLOOR)
-            reward += self.money(accrued, command.asset, rounding=Rounding.FLOOR)
-            account.stakes.remove(lot)
-        if released > 0:
-            transfers.append(Transfer(holding, wallet(account.account_id, command.asset), released, "unstake"))
-        if reward > 0:
-            transfers.append(
-                Transfer(
-                    self.clearing(command.asset), wallet(account.account_id, command.asset), reward, "staking_reward"
-                )
-            )
-        self.post(transfers)
-        self.now_ms = max(self.now_ms, command.timestamp_ms)
-        return self.accept(
-            command,
-            [
-                {
-                    "event": "unstaked",
-                    "account": account.account_id,
-                    "asset": command.asset,
-                    "amount": str(released),
-                    "reward": str(reward),
-                }
-            ],
-        )
 
     # -- settings ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from crossmargin.engine import funds
 from crossmargin.engine.codec import KIND_ALIASES, decode_command
 from crossmargin.engine.commands import Command, Result, ResultCode
 from crossmargin.engine.core import Engine
@@ -328,7 +329,7 @@ def _figure(engine: Engine, account: AccountState, pool_asset: str | None, label
     if isinstance(pool, str):
         return pool
     if group == "withdrawable":  # what the engine's own withdrawal check lets leave
-        return engine._withdrawable(account, pool.figures.pool.settlement_asset)
+        return funds.withdrawable(engine, account, pool.figures.pool.settlement_asset)
     conventions = engine.rulebook.conventions
     if group == "health":
         value, rounding = pool.figures.health(), Rounding.FLOOR

@@ -1,0 +1,183 @@
+"""Money in and out of an account: deposits, withdrawals, isolated margin transfers, staking.
+
+Every amount is checked against the asset's unit; what may leave is what the margin functions
+say the account can spare (the venue's withdrawable), and staked collateral backs margin but is
+locked until its time.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from crossmargin.engine.commands import Deposit, Result, ResultCode, Stake, TransferMargin, Unstake, Withdraw
+from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.oracle import Action
+from crossmargin.engine.state import AccountState, StakeLot, isolated, staked, wallet
+from crossmargin.margin.types import MarginMode
+from crossmargin.units import InputError, Rounding, div
+
+if TYPE_CHECKING:
+    from crossmargin.engine.core import Engine
+
+
+def _checked_amount(engine: Engine, amount: Decimal, asset: str, field: str) -> Decimal:
+    if asset not in engine.rulebook.data.assets:
+        raise InputError(field, f"{asset} is not an asset of {engine.rulebook.venue}")
+    if amount <= 0 or engine.money(amount, asset, rounding=Rounding.FLOOR) != amount:
+        raise InputError(field, f"must be positive in units of {engine.unit(asset)}, got {amount}")
+    return amount
+
+
+def deposit(engine: Engine, command: Deposit) -> Result:
+    amount = _checked_amount(engine, command.amount, command.asset, "amount")
+    target = wallet(command.account, command.asset)
+    if command.account == "insurance":  # seeding the venue's insurance fund
+        target = LedgerAccount.venue(AccountKind.INSURANCE, command.asset)
+    else:
+        engine.account(command.account)
+    engine.post([Transfer(engine.clearing(command.asset), target, amount, "deposit")])
+    return engine.accept(
+        command, [{"event": "deposited", "account": command.account, "asset": command.asset, "amount": str(amount)}]
+    )
+
+
+def withdrawable(engine: Engine, account: AccountState, asset: str) -> Decimal:
+    """What may leave the wallet in ``asset``: the venue's max withdrawable of its pool, never
+    more than the balance; an asset whose approval is revoked backs nothing, so all of it."""
+    balance = engine.ledger.balance(wallet(account.account_id, asset))
+    if asset in account.revoked:
+        return balance  # it backs nothing, so nothing holds it back
+    pools = [p for p in engine.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
+    if not pools:
+        return balance
+    limit = engine.money(pools[0].figures.max_withdrawable, asset, rounding=Rounding.FLOOR)
+    return min(balance, limit)
+
+
+def withdraw(engine: Engine, command: Withdraw) -> Result:
+    amount = _checked_amount(engine, command.amount, command.asset, "amount")
+    if command.account not in engine.accounts:
+        return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+    account = engine.accounts[command.account]
+    if not engine.allowed(Action.WITHDRAW, account.positions):
+        return engine.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
+    if amount > withdrawable(engine, account, command.asset):
+        return engine.reject(
+            command,
+            ResultCode.WOULD_BREACH_WITHDRAWABLE,
+            f"at most {withdrawable(engine, account, command.asset)} may leave",
+        )
+    engine.post([Transfer(wallet(command.account, command.asset), engine.clearing(command.asset), amount, "withdraw")])
+    return engine.accept(
+        command, [{"event": "withdrew", "account": command.account, "asset": command.asset, "amount": str(amount)}]
+    )
+
+
+def transfer_margin(engine: Engine, command: TransferMargin) -> Result:
+    if command.account not in engine.accounts:
+        return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+    account = engine.accounts[command.account]
+    position = account.positions.get(command.symbol)
+    if position is None or position.margin_mode is not MarginMode.ISOLATED:
+        return engine.reject(command, ResultCode.INVALID_ARGUMENT, "no isolated position in that symbol")
+    asset = engine.rulebook.instrument(command.symbol).settlement_asset
+    amount = _checked_amount(engine, abs(command.amount), asset, "amount")
+    if not engine.allowed(Action.TRANSFER, account.positions):
+        return engine.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
+    source, target = wallet(account.account_id, asset), isolated(account.account_id, asset, command.symbol)
+    if command.amount > 0:
+        if amount > withdrawable(engine, account, asset):
+            return engine.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
+    else:
+        source, target = target, source
+        report = next(r for r in engine.evaluate(account).isolated if r.figures.position.symbol == command.symbol)
+        removable = min(
+            report.isolated_margin - report.figures.maintenance_margin,
+            report.margin_balance - report.figures.initial_margin,
+        )
+        if amount > removable:
+            return engine.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE)
+    engine.post([Transfer(source, target, amount, "isolated_margin")])
+    return engine.accept(
+        command,
+        [
+            {
+                "event": "margin_moved",
+                "account": account.account_id,
+                "symbol": command.symbol,
+                "amount": str(command.amount),
+            }
+        ],
+    )
+
+
+def stake(engine: Engine, command: Stake) -> Result:
+    amount = _checked_amount(engine, command.amount, command.asset, "amount")
+    if command.unlock_ms < command.timestamp_ms or command.annual_rate < 0:
+        raise InputError("unlock_ms", "must not be before the stake's time, with a non-negative rate")
+    account = engine.accounts.get(command.account)
+    if account is None:
+        return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+    if amount > withdrawable(engine, account, command.asset):
+        return engine.reject(command, ResultCode.INSUFFICIENT_BALANCE)
+    source = wallet(account.account_id, command.asset)
+    engine.post([Transfer(source, staked(account.account_id, command.asset), amount, "stake")])
+    account.stakes.append(StakeLot(command.asset, amount, command.timestamp_ms, command.unlock_ms, command.annual_rate))
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    return engine.accept(
+        command,
+        [
+            {
+                "event": "staked",
+                "account": account.account_id,
+                "asset": command.asset,
+                "amount": str(amount),
+                "unlock_ms": command.unlock_ms,
+            }
+        ],
+    )
+
+
+def unstake(engine: Engine, command: Unstake) -> Result:
+    account = engine.accounts.get(command.account)
+    if account is None:
+        return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
+    lots = [lot for lot in account.stakes if lot.asset == command.asset]
+    ready = [lot for lot in lots if lot.unlock_ms <= command.timestamp_ms]
+    if not ready:
+        return engine.reject(command, ResultCode.LOCKED_COLLATERAL, "nothing of that asset has unlocked yet")
+    year_ms = Decimal(365 * 24 * 3600 * 1000)
+    transfers: list[Transfer] = []
+    released = reward = Decimal(0)
+    holding = staked(account.account_id, command.asset)
+    for lot in ready:
+        # a stake seized by a liquidation releases only what is left of it
+        amount = min(lot.amount, engine.ledger.balance(holding) - released)
+        released += amount
+        elapsed = Decimal(min(command.timestamp_ms, lot.unlock_ms) - lot.start_ms)
+        accrued = div(amount * lot.annual_rate * elapsed, year_ms, rounding=Rounding.FLOOR)
+        reward += engine.money(accrued, command.asset, rounding=Rounding.FLOOR)
+        account.stakes.remove(lot)
+    if released > 0:
+        transfers.append(Transfer(holding, wallet(account.account_id, command.asset), released, "unstake"))
+    if reward > 0:
+        transfers.append(
+            Transfer(
+                engine.clearing(command.asset), wallet(account.account_id, command.asset), reward, "staking_reward"
+            )
+        )
+    engine.post(transfers)
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    return engine.accept(
+        command,
+        [
+            {
+                "event": "unstaked",
+                "account": account.account_id,
+                "asset": command.asset,
+                "amount": str(released),
+                "reward": str(reward),
+            }
+        ],
+    )
