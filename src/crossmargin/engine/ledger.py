@@ -120,10 +120,11 @@ class Ledger:
             after[debit] = (after[debit] if debit in after else balances.get(debit, ZERO)) - amount
             after[credit] = (after[credit] if credit in after else balances.get(credit, ZERO)) + amount
         self._check(after)  # raises before anything is applied
-        balances.update(after)
         by_owner = self._by_owner
         for account in after:
-            by_owner[account.owner].add(account)
+            if account not in balances:  # a first posting: index it under its owner
+                by_owner[account.owner].add(account)
+        balances.update(after)
 
     @staticmethod
     def _check(after: dict[LedgerAccount, Decimal]) -> None:

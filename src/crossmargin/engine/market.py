@@ -182,16 +182,18 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     payers: list[tuple[str, str, Decimal]] = []  # (account, pool key, amount paid)
     symbol, rate, unit = instrument.symbol, market.funding_rate, engine.unit(asset)
     rate_text, price_text = str(rate), str(reference)  # the same on every event of this settlement
+    cross_mode = MarginMode.CROSS
     for account_id, account in engine.accounts.items():
         position = account.positions.get(symbol)
         if position is None:
             continue
         amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
-        cross = position.margin_mode is MarginMode.CROSS
+        cross = position.margin_mode is cross_mode
         owner = wallet(account_id, asset) if cross else isolated(account_id, asset, symbol)
         if amount < 0:
-            transfers.append(Transfer(owner, pool, -amount, "funding"))
-            payers.append((account_id, asset if cross else pool_key(symbol, position.margin_mode, asset), -amount))
+            paid = -amount
+            transfers.append(Transfer(owner, pool, paid, "funding"))
+            payers.append((account_id, asset if cross else pool_key(symbol, position.margin_mode, asset), paid))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
         amount_text = str(amount)

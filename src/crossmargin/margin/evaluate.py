@@ -77,6 +77,10 @@ def _multi_asset_pool(snapshot: AccountSnapshot) -> PoolInput:
     return PoolInput("USD", wallet, cross, valuation)
 
 
+#: The move reported when prices were not asked for (an immutable value, shared).
+NO_MOVE = LiquidationMove(down=None, up=None)
+
+
 def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     """One cross pool per settlement asset holding cross positions or a balance the venue takes.
 
@@ -181,7 +185,7 @@ def evaluate_account(snapshot: AccountSnapshot, *, with_prices: bool = True) -> 
             prices = cross_prices(figures, conventions) if pool.positions else ()
             move = liquidation_move(pool, conventions, figures=figures)
         else:
-            prices, move = (), LiquidationMove(down=None, up=None)
+            prices, move = (), NO_MOVE
         pools.append(PoolReport(figures, prices, move, figures.is_liquidatable(conventions)))
     isolated_mode = MarginMode.ISOLATED
     isolated = [p for p in snapshot.positions if p.margin_mode is isolated_mode]
