@@ -19,7 +19,7 @@ from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import reduces
-from crossmargin.engine.state import MarketState, OrderState, isolated, wallet
+from crossmargin.engine.state import MarketState, OrderState, isolated
 from crossmargin.engine.trading import commit_fill, plan_fill, sweep_for
 from crossmargin.engine.watch import absorb_payment, pool_key
 from crossmargin.margin.funding import funding_payment
@@ -189,7 +189,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
             continue
         amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
         cross = position.margin_mode is cross_mode
-        owner = wallet(account_id, asset) if cross else isolated(account_id, asset, symbol)
+        owner = account.wallet(asset) if cross else isolated(account_id, asset, symbol)
         if amount < 0:
             paid = -amount
             transfers.append(Transfer(owner, pool, paid, "funding"))

@@ -73,6 +73,14 @@ class AccountState:
     liquidations: int = 0
     cooldown_until_ms: int = 0  # Hyperliquid: after a partial liquidation, the next one is full
     stakes: list[StakeLot] = field(default_factory=list)
+    wallets: dict[str, LedgerAccount] = field(default_factory=dict, repr=False)  # asset -> its wallet key
+
+    def wallet(self, asset: str) -> LedgerAccount:
+        """The account's cross wallet in ``asset``: the same ledger key every time (built once)."""
+        key = self.wallets.get(asset)
+        if key is None:
+            key = self.wallets[asset] = wallet(self.account_id, asset)
+        return key
 
 
 @dataclass

@@ -112,7 +112,7 @@ def plan_fill(
     fee = quantize(taker_fee(instrument, quantity, price, fee_rate), unit, rounding=Rounding.CEILING)
     realized = quantize(outcome.realized_pnl, unit, rounding=Rounding.FLOOR)
     owner = account.account_id
-    cross_wallet = wallet(owner, asset)
+    cross_wallet = account.wallet(asset)
     target = cross_wallet if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
     transfers = signed_transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}")
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
