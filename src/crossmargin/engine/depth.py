@@ -33,13 +33,14 @@ the one division per level and the average price name their rounding direction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 from typing import NamedTuple
 
-from crossmargin.units import EXACT, ONE, ZERO, InputError, Rounding, div, exact_context, parse_decimal
+from crossmargin.units import EXACT, ONE, ZERO, InputError, Rounding, div, parse_decimal
 
 BUY = "buy"
 SELL = "sell"
@@ -225,17 +226,17 @@ def _walk(levels: Iterator[tuple[Decimal, Decimal]], side: str, quantity: Decima
     filled = notional = ZERO
     worst: Decimal | None = None
     touched = 0
-    with exact_context():
-        for price, available in levels:
-            if limit_price is not None and (price > limit_price if side == BUY else price < limit_price):
-                break
-            take = min(quantity - filled, available)
-            filled += take
-            notional += price * take
-            worst = price
-            touched += 1
-            if filled == quantity:
-                break
+    add, subtract, multiply = EXACT.add, EXACT.subtract, EXACT.multiply  # exact or an error, no context switch
+    for price, available in levels:
+        if limit_price is not None and (price > limit_price if side == BUY else price < limit_price):
+            break
+        take = min(subtract(quantity, filled), available)
+        filled = add(filled, take)
+        notional = add(notional, multiply(price, take))
+        worst = price
+        touched += 1
+        if filled == quantity:
+            break
     if filled == 0:
         return Fill(ZERO, ZERO, None, None, 0)
     average = div(notional, filled, rounding=Rounding.CEILING if side == BUY else Rounding.FLOOR)
@@ -291,6 +292,7 @@ LIQUIDITY_CLASS: dict[str, str] = {
 FALLBACK_CLASS = "small"
 
 
+@functools.cache
 def depth_for(symbol_base_asset: str) -> ParametricDepth:
     """The default curve for a base asset ("BTC", "eth", "1000PEPE"); unlisted assets get the small class."""
     return DEFAULT_DEPTH[LIQUIDITY_CLASS.get(symbol_base_asset.strip().upper(), FALLBACK_CLASS)]
