@@ -70,6 +70,7 @@ def test_the_rules_are_all_shipped():
         "adl-quantity-rounds-up",
         "resting-limit-waits-for-a-valid-mark",
         "mark-age-is-the-marks-own",
+        "costly-reduction-is-rechecked",
     } <= names
 
 

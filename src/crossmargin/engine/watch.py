@@ -11,11 +11,13 @@ and checks those exactly. (Inverse positions use the same bound in ``1 / P``.)
 
 Every command that changes an account (a fill, a transfer of money or collateral, a
 liquidation) checks or refreshes it, so its bands are always current; a stale entry in a heap
-is recognised by its token and dropped. Funding is the exception that keeps bands: a tenth of
-each pool's surplus is held back from the bands as a reserve, and a funding payment that the
-reserve still covers is taken from it (surplus stays above what the bands spend plus what
-funding took); only a payer whose reserve runs out is checked exactly. Venues whose tiers
-jump (whole-position rates) or whose pools value several assets are checked in full on every
+is recognised by its token and dropped. Two changes keep their bands: a tenth of each pool's
+surplus is held back from the bands as a reserve, and a funding payment or the cost of a
+cross reduction (slippage against the mark, the fee) that the reserve still covers is taken
+from it, so the surplus stays above what the bands spend plus what the reserve paid; only an
+account whose reserve runs out is checked exactly. Where a move in a position's favour can
+only raise the surplus, only its adverse edge is filed. Venues whose tiers jump
+(whole-position rates) or whose pools value several assets are checked in full on every
 update.
 """
 
