@@ -23,6 +23,7 @@ from crossmargin.engine.commands import (
 from crossmargin.engine.core import Engine
 from crossmargin.engine.ledger import AccountKind, LedgerAccount
 from crossmargin.engine.state import isolated, wallet
+from crossmargin.margin.types import MarginMode
 from crossmargin.rules import load_rulebook
 
 
@@ -82,6 +83,8 @@ def test_a_rejected_id_stays_rejected(engine):
         (SetLeverage("x", "alice", "BTC-PERP", D(500)), ResultCode.LEVERAGE_ABOVE_TIER),
         (TransferMargin("x", "alice", "BTC-PERP", D(10)), ResultCode.INVALID_ARGUMENT),
         (MarketUpdate("x", "NOPE", 2, mark=D(1)), ResultCode.UNKNOWN_SYMBOL),
+        (SetLeverage("x", "alice", "NOPE", D(5)), ResultCode.UNKNOWN_SYMBOL),
+        (SetMarginMode("x", "alice", "NOPE", "isolated"), ResultCode.UNKNOWN_SYMBOL),
     ],
     ids=lambda value: value.value if isinstance(value, ResultCode) else "",
 )
@@ -89,6 +92,17 @@ def test_rejections(engine, command, code):
     before = engine.ledger.balances()
     assert _code(engine, command) is code
     assert engine.ledger.balances() == before
+
+
+def test_settings_by_ccxt_alias_apply_to_the_native_symbol(engine):
+    """A leverage or margin mode set through the unified name governs the position it names."""
+    assert _code(engine, SetLeverage("l", "alice", "BTC/USD:USD", D(5))) is ResultCode.ACCEPTED
+    assert _code(engine, SetMarginMode("m", "alice", "BTC/USD:USD", "isolated")) is ResultCode.ACCEPTED
+    account = engine.accounts["alice"]
+    assert account.leverage == {"BTC-PERP": D(5)}
+    assert account.margin_mode == {"BTC-PERP": MarginMode.ISOLATED}
+    engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.1")))
+    assert account.positions["BTC-PERP"].margin_mode is MarginMode.ISOLATED
 
 
 def test_margin_mode_cannot_change_with_a_position_open(engine):
@@ -232,3 +246,20 @@ def test_a_loss_beyond_the_wallet_settles_the_accounts_own_profits_first():
     assert btc.entry_price == D(56000)  # its profit now sits in the wallet
     assert D(5000) < engine.ledger.balance(wallet("carol", "USD")) < D(5500)
     engine.ledger.check_conservation()
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        MarketUpdate("u", "BTC-PERP", 1, funding_rate=D("0.0002")),
+        MarketUpdate("u", "BTC-PERP", 1, index=D(50001)),
+        MarketUpdate("u", "BTC-PERP", 1, last=D(49999)),
+        MarketUpdate("u", "BTC-PERP", 5, mark=D(50000)),  # the same mark, a later clock
+    ],
+    ids=["funding_rate", "index", "last", "clock"],
+)
+def test_state_hash_covers_every_market_field_and_the_clock(engine, update):
+    """Two engines that differ in any market field are different states, and hash differently."""
+    before = engine.state_hash()
+    assert engine.execute(update).code.accepted
+    assert engine.state_hash() != before

@@ -47,6 +47,10 @@ from crossmargin.units import EXACT, InputError, Rounding, quantize
 CLEARING = "clearing"
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
 class Engine:
     """One venue's accounts, markets and ledger; ``execute`` is the only way to change them."""
 
@@ -130,7 +134,8 @@ class Engine:
         return all(is_allowed(action, self.validity(symbol)) for symbol in symbols)
 
     def state_hash(self) -> str:
-        """SHA-256 of the whole state in canonical form: ledger, positions, orders, markets.
+        """SHA-256 of the whole state in canonical form: ledger, accounts (positions, orders,
+        settings, stakes), markets (mark, index, last price, funding rate) and the clock.
 
         Replaying the same commands rebuilds byte-identical state, hence the same hash.
         """
@@ -149,13 +154,19 @@ class Engine:
                     },
                     "orders": sorted(account.orders),
                     "liquidations": account.liquidations,
+                    "cooldown_until_ms": account.cooldown_until_ms,
+                    "stakes": [
+                        [lot.asset, format(lot.amount, "f"), lot.start_ms, lot.unlock_ms, format(lot.annual_rate, "f")]
+                        for lot in account.stakes
+                    ],
                 }
                 for account_id, account in sorted(self.accounts.items())
             },
             "markets": {
-                s: [None if m.mark is None else format(m.mark, "f"), m.timestamp_ms]
+                s: [_text(m.mark), _text(m.index), _text(m.last), _text(m.funding_rate), m.timestamp_ms]
                 for s, m in sorted(self.markets.items())
             },
+            "now_ms": self.now_ms,
         }
         text = json.dumps(state, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -222,30 +233,26 @@ class Engine:
     # -- settings ------------------------------------------------------------------------
 
     def _set_leverage(self, command: SetLeverage) -> Result:
-        instrument = self.rulebook.instrument(command.symbol, field_name="symbol")
+        instrument = self.rulebook.find_instrument(command.symbol)
+        if instrument is None:
+            return self.reject(command, ResultCode.UNKNOWN_SYMBOL)
         if command.leverage <= 0:
             raise InputError("leverage", "must be positive")
         account = self.account(command.account)
         if instrument.tiers and command.leverage > instrument.tiers[0].max_leverage:
             return self.reject(command, ResultCode.LEVERAGE_ABOVE_TIER)
-        previous = account.leverage.get(command.symbol)
-        account.leverage[command.symbol] = command.leverage
-        if command.symbol in account.positions and not self._meets_initial(account, instrument.settlement_asset):
+        symbol = instrument.symbol  # settings are kept under the native name, as positions are
+        previous = account.leverage.get(symbol)
+        account.leverage[symbol] = command.leverage
+        if symbol in account.positions and not self._meets_initial(account, instrument.settlement_asset):
             if previous is None:
-                account.leverage.pop(command.symbol)
+                account.leverage.pop(symbol)
             else:
-                account.leverage[command.symbol] = previous
+                account.leverage[symbol] = previous
             return self.reject(command, ResultCode.INSUFFICIENT_MARGIN)
+        leverage = str(command.leverage)
         return self.accept(
-            command,
-            [
-                {
-                    "event": "leverage_set",
-                    "account": command.account,
-                    "symbol": command.symbol,
-                    "leverage": str(command.leverage),
-                }
-            ],
+            command, [{"event": "leverage_set", "account": command.account, "symbol": symbol, "leverage": leverage}]
         )
 
     def _meets_initial(self, account: AccountState, asset: str, **changes: Any) -> bool:
@@ -254,16 +261,19 @@ class Engine:
         return all(p.figures.meets_initial_margin() for p in pools)
 
     def _set_margin_mode(self, command: SetMarginMode) -> Result:
-        self.rulebook.instrument(command.symbol, field_name="symbol")
+        instrument = self.rulebook.find_instrument(command.symbol)
+        if instrument is None:
+            return self.reject(command, ResultCode.UNKNOWN_SYMBOL)
         if command.mode not in ("cross", "isolated"):
             raise InputError("mode", "must be cross or isolated")
         account = self.account(command.account)
-        if command.symbol in account.positions:
+        symbol = instrument.symbol
+        if symbol in account.positions:
             return self.reject(command, ResultCode.POSITION_OPEN)
-        account.margin_mode[command.symbol] = MarginMode(command.mode)
+        account.margin_mode[symbol] = MarginMode(command.mode)
         return self.accept(
             command,
-            [{"event": "margin_mode_set", "account": command.account, "symbol": command.symbol, "mode": command.mode}],
+            [{"event": "margin_mode_set", "account": command.account, "symbol": symbol, "mode": command.mode}],
         )
 
     def _approve(self, command: ApproveCollateral) -> Result:
