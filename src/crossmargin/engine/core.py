@@ -37,7 +37,7 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
-from crossmargin.engine.state import AccountState, MarketState, snapshot
+from crossmargin.engine.state import AccountState, MarketState, PositionState, snapshot
 from crossmargin.engine.watch import Watch, forget
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.types import MarginMode
@@ -199,14 +199,19 @@ class Engine:
     def money(self, amount: Decimal, asset: str, *, rounding: Rounding) -> Decimal:
         return quantize(amount, self.unit(asset), rounding=rounding)
 
-    def evaluate(self, account: AccountState, *, with_prices: bool = False, **changes: Any) -> Evaluation:
-        """The margin functions' view of the account, optionally after hypothetical changes.
-
-        Checks need only the figures; ``with_prices`` adds liquidation prices and the move.
-        """
-        return evaluate_account(
-            snapshot(self.rulebook, self.ledger, account, self.markets, **changes), with_prices=with_prices
-        )
+    def evaluate(
+        self,
+        account: AccountState,
+        *,
+        with_prices: bool = False,
+        overrides: dict[str, PositionState | None] | None = None,
+        balance_changes: dict[str, Decimal] | None = None,
+    ) -> Evaluation:
+        """The margin functions' view of the account, optionally after hypothetical changes
+        (see :func:`snapshot`). Checks need only the figures; ``with_prices`` adds liquidation
+        prices and the move."""
+        view = snapshot(self.rulebook, self.ledger, account, self.markets, overrides, balance_changes)
+        return evaluate_account(view, with_prices=with_prices)
 
     def post(self, transfers: list[Transfer]) -> None:
         if transfers:
@@ -255,8 +260,10 @@ class Engine:
             command, [{"event": "leverage_set", "account": command.account, "symbol": symbol, "leverage": leverage}]
         )
 
-    def _meets_initial(self, account: AccountState, asset: str, **changes: Any) -> bool:
-        evaluation = self.evaluate(account, **changes)
+    def _meets_initial(
+        self, account: AccountState, asset: str, balance_changes: dict[str, Decimal] | None = None
+    ) -> bool:
+        evaluation = self.evaluate(account, balance_changes=balance_changes)
         pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
         return all(p.figures.meets_initial_margin() for p in pools)
 

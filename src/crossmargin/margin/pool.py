@@ -106,10 +106,10 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
     """All figures of a pool at its marks, or at every mark times ``price_factor``."""
     if pool.valuation is not None:
         return multi_asset_figures(pool, pool.valuation, conventions, price_factor)
-    figures = tuple(
-        position_figures(p, conventions, None if price_factor is None else p.mark_price * price_factor)
-        for p in pool.positions
-    )
+    if price_factor is None:
+        figures = tuple([position_figures(p, conventions) for p in pool.positions])
+    else:
+        figures = tuple([position_figures(p, conventions, p.mark_price * price_factor) for p in pool.positions])
     rules = conventions.positive_pnl
     maintenance_rule, order_rule = rules.maintenance, rules.new_orders
     wallet = pool.wallet_balance
