@@ -55,6 +55,10 @@ class Engine:
     """One venue's accounts, markets and ledger; ``execute`` is the only way to change them."""
 
     def __init__(self, rulebook: Rulebook, *, keep_journal: bool = False) -> None:
+        if rulebook.conventions.asset_mode != "single":
+            # the margin functions value a multi-asset pool (`crossmargin evaluate`), but the
+            # engine does not yet run one: refuse it whole rather than misbook its debts
+            raise InputError("conventions.asset_mode", "multi-asset pools are evaluated but not yet run by the engine")
         self.rulebook = rulebook
         self.ledger = Ledger()
         # every posted transfer, in order, for an auditor kept apart from the ledger
