@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -99,11 +99,10 @@ class Ledger:
         """Every account of one owner with its balance (zero balances included)."""
         return dict(self.owner_items(owner))
 
-    def owner_items(self, owner: str) -> Iterator[tuple[LedgerAccount, Decimal]]:
+    def owner_items(self, owner: str) -> list[tuple[LedgerAccount, Decimal]]:
         """Every account of one owner with its balance, without building a dict."""
         balances = self._balances
-        for account in self._by_owner.get(owner, ()):
-            yield account, balances[account]
+        return [(account, balances[account]) for account in self._by_owner.get(owner, ())]
 
     def balances(self) -> dict[LedgerAccount, Decimal]:
         """Every non-zero balance (a copy)."""
