@@ -8,7 +8,7 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
-from crossmargin.engine.commands import Deposit, MarketUpdate, PlaceOrder
+from crossmargin.engine.commands import Deposit, MarketUpdate, PlaceOrder, Stake
 from crossmargin.rules import load_rulebook
 from crossmargin.store import DurableEngine, open_store
 
@@ -27,6 +27,7 @@ def _written(tmp_path: Path) -> tuple[str, str]:
         Deposit("d2", "alice", "USD", D(10000)),
         MarketUpdate("m1", "BTC-PERP", 1, mark=D(50000)),
         PlaceOrder("o1", "alice", "BTC-PERP", "buy", D("0.5")),
+        Stake("s1", "alice", "USD", D(100), 2, 10_000),  # a second kind of account for the same owner
     ):
         assert durable.execute(command).code.accepted
     live_hash = durable.engine.state_hash()
@@ -40,7 +41,7 @@ def test_replay_prints_the_hash_of_the_live_state(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"state hash {live_hash}" in result.stdout
     report = json.loads(_run("replay", "--db", url, "--json").stdout)
-    assert report["state_hash"] == live_hash and report["records"] == 4
+    assert report["state_hash"] == live_hash and report["records"] == 5
 
 
 def test_inspect_shows_figures_and_ledger(tmp_path):
@@ -50,7 +51,9 @@ def test_inspect_shows_figures_and_ledger(tmp_path):
     document = json.loads(_run("inspect", "--db", url, "alice", "--json").stdout)
     pool = document["evaluation"]["pools"][0]
     assert pool["positions"][0]["symbol"] == "BTC-PERP" and pool["positions"][0]["size"] == "0.5"
-    assert D(document["ledger"]["wallet:USD"]) < D(10000)  # less the taker fee
+    assert D(document["ledger"]["wallet:USD"]) < D(10000 - 100)  # less the stake and the taker fee
+    assert document["ledger"]["staked:USD"] == "100"
+    assert list(document["ledger"]) == sorted(document["ledger"])  # in a stable order
     human = _run("inspect", "--db", url, "alice")
     assert human.returncode == 0 and "Ledger balances" in human.stdout
 

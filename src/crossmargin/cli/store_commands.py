@@ -70,11 +70,12 @@ def inspect(
     if state is None:
         raise _store_failure(ValueError(f"ACCOUNT: unknown account {account!r}"))
     document = evaluation_to_json(evaluate_account(snapshot(engine.rulebook, engine.ledger, state, engine.markets)))
-    balances = {
-        f"{entry.kind.value}:{entry.asset}" + (f":{entry.symbol}" if entry.symbol else ""): format(value, "f")
-        for entry, value in sorted(engine.ledger.owner_balances(account).items())
+    named = {
+        f"{entry.kind.value}:{entry.asset}" + (f":{entry.symbol}" if entry.symbol else ""): value
+        for entry, value in engine.ledger.owner_balances(account).items()
         if value != Decimal(0)
     }
+    balances = {name: format(value, "f") for name, value in sorted(named.items())}  # by name: kinds do not order
     if as_json:
         typer.echo(json.dumps({"account": account, "ledger": balances, "evaluation": document}, indent=2))
         return
