@@ -71,6 +71,8 @@ def test_the_rules_are_all_shipped():
         "resting-limit-waits-for-a-valid-mark",
         "mark-age-is-the-marks-own",
         "costly-reduction-is-rechecked",
+        "funding-beyond-the-wallet",
+        "funding-beyond-the-equity",
     } <= names
 
 

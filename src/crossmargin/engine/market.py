@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crossmargin.engine.commands import DepthUpdate, MarketUpdate, OrderType, Result, ResultCode, SettleFunding
 from crossmargin.engine.depth import DepthLevel, DepthSnapshot
@@ -19,9 +19,9 @@ from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import reduces
-from crossmargin.engine.state import MarketState, OrderState, isolated
-from crossmargin.engine.trading import commit_fill, plan_fill, sweep_for
-from crossmargin.engine.watch import absorb_payment, pool_key
+from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, isolated
+from crossmargin.engine.trading import commit_fill, plan_fill, pnl_settled_event, settle_profits, sweep_for
+from crossmargin.engine.watch import absorb_payment, forget, pool_key
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
@@ -161,6 +161,63 @@ def market_update(engine: Engine, command: MarketUpdate) -> Result:
     return engine.accept(command, events)
 
 
+class _Shortfall(NamedTuple):
+    transfers: list[Transfer]
+    events: list[dict[str, Any]]
+    settled: dict[str, PositionState]
+    from_fund: Decimal
+
+
+def _pay_beyond_balance(
+    engine: Engine,
+    account: AccountState,
+    owner: LedgerAccount,
+    pool: LedgerAccount,
+    paid: Decimal,
+    held: Decimal,
+    cross: bool,
+    fund_left: Decimal,
+) -> _Shortfall:
+    """A funding payment larger than the balance it comes from.
+
+    A cross payer first settles its own unrealised profit into the wallet (equity unchanged, as
+    for a realised loss beyond the wallet). What still cannot be paid (an account that funding
+    makes bankrupt, which the check that follows liquidates) is paid to the receivers by the
+    insurance fund, and past the fund by an explicit venue backstop, so receivers are paid in full.
+    """
+    asset = owner.asset
+    settled: dict[str, PositionState] = {}
+    transfers: list[Transfer] = []
+    events: list[dict[str, Any]] = []
+    if cross:
+        settled, transfers, gathered = settle_profits(engine, account, asset, "", paid - held)
+        held += gathered
+        if settled:
+            events.append(pnl_settled_event(account.account_id, asset, gathered, settled))
+    own = min(paid, held)
+    if own > 0:
+        transfers.append(Transfer(owner, pool, own, "funding"))
+    rest = paid - own
+    if rest <= 0:
+        return _Shortfall(transfers, events, settled, ZERO)
+    from_fund = min(rest, max(fund_left, ZERO))
+    if from_fund > 0:
+        transfers.append(
+            Transfer(LedgerAccount.venue(AccountKind.INSURANCE, asset), pool, from_fund, "funding_shortfall")
+        )
+    if rest > from_fund:
+        transfers.append(Transfer(engine.clearing(asset), pool, rest - from_fund, "venue_backstop"))
+    shortfall_event = {
+        "event": "funding_shortfall",
+        "account": account.account_id,
+        "asset": asset,
+        "amount": str(rest),
+        "insurance_fund": str(from_fund),
+        "venue_backstop": str(rest - from_fund),
+    }
+    return _Shortfall(transfers, [*events, shortfall_event], settled, from_fund)
+
+
 def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     """Positions open now pay or receive the current rate on the reference price."""
     instrument = engine.rulebook.find_instrument(command.symbol)
@@ -183,6 +240,8 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
     symbol, rate, unit = instrument.symbol, market.funding_rate, engine.unit(asset)
     rate_text, price_text = str(rate), str(reference)  # the same on every event of this settlement
     cross_mode = MarginMode.CROSS
+    fund_left = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, asset))
+    resettled: list[tuple[AccountState, dict[str, PositionState]]] = []  # profits settled to pay
     for account_id, account in engine.accounts.items():
         position = account.positions.get(symbol)
         if position is None:
@@ -192,7 +251,15 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
         owner = account.wallet(asset) if cross else isolated(account_id, asset, symbol)
         if amount < 0:
             paid = -amount
-            transfers.append(Transfer(owner, pool, paid, "funding"))
+            held = engine.ledger.balance(owner)
+            if paid <= held:
+                transfers.append(Transfer(owner, pool, paid, "funding"))
+            else:  # rare: the wallet (or isolated margin) cannot pay it all
+                shortfall = _pay_beyond_balance(engine, account, owner, pool, paid, held, cross, fund_left)
+                transfers += shortfall.transfers
+                events += shortfall.events
+                fund_left -= shortfall.from_fund
+                resettled.append((account, shortfall.settled))
             payers.append((account_id, asset if cross else pool_key(symbol, position.margin_mode, asset), paid))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
@@ -208,6 +275,9 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
             }
         )
     engine.post(transfers)
+    for account, settled in resettled:
+        account.positions.update(settled)
+        forget(engine, account.account_id)
     # A payer's surplus shrank: its reserve absorbs the payment, or it is checked exactly. A
     # receiver's only grew, so the bands it has are still sound (conservative).
     for account_id, key, paid in payers:

@@ -24,7 +24,7 @@ from crossmargin.engine.ledger import Transfer, signed_transfer
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
-from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated, wallet
+from crossmargin.engine.state import AccountState, OrderState, PositionState, isolated
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.pool import counted_pnl
 from crossmargin.margin.position import unrealized_pnl
@@ -137,17 +137,19 @@ def plan_fill(
         if remaining > 0:
             transfers.append(Transfer(target, cross_wallet, remaining, "isolated_margin_released"))
     settled: dict[str, PositionState] = {}
+    gathered = ZERO
     shortfall = -(engine.ledger.balance(cross_wallet) + wallet_change)
     if shortfall > 0:  # a realised loss beyond the wallet: settle the account's own profits first
-        settled, settled_transfers = _settle_profits(engine, account, asset, symbol, shortfall)
-        if settled_transfers is None:
+        settled, settled_transfers, gathered = settle_profits(engine, account, asset, symbol, shortfall)
+        if gathered < shortfall:
             return ResultCode.INSUFFICIENT_BALANCE
         transfers = settled_transfers + transfers
     event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason)
+    events = [pnl_settled_event(owner, asset, gathered, settled), event] if settled else [event]
     margin_change = None
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
-    return FillPlan(symbol, outcome.position, transfers, [event], reducing, after, settled, margin_change)
+    return FillPlan(symbol, outcome.position, transfers, events, reducing, after, settled, margin_change)
 
 
 def _isolated_margin(
@@ -199,13 +201,28 @@ def _counted_pnl_change(
     return change
 
 
-def _settle_profits(
+def pnl_settled_event(
+    account_id: str, asset: str, amount: Decimal, settled: dict[str, PositionState]
+) -> dict[str, Any]:
+    """The event of profits settled into the wallet (positions re-based at their marks)."""
+    return {
+        "event": "pnl_settled",
+        "account": account_id,
+        "asset": asset,
+        "amount": str(amount),
+        "symbols": sorted(settled),
+    }
+
+
+def settle_profits(
     engine: Engine, account: AccountState, asset: str, excluded: str, needed: Decimal
-) -> tuple[dict[str, PositionState], list[Transfer] | None]:
-    """Move other cross positions' unrealised profit into the wallet, re-basing them at the mark.
+) -> tuple[dict[str, PositionState], list[Transfer], Decimal]:
+    """Move cross positions' unrealised profit (all but ``excluded``) into the wallet, re-basing
+    them at the mark, until ``needed`` is gathered or no profit is left.
 
     Equity does not change (the profit is the same money, now settled), but the wallet can then
-    absorb a realised loss that exceeds it. ``None`` when the profits do not reach ``needed``.
+    absorb a realised loss or a payment that exceeds it. Returns the re-based positions, the
+    transfers and the amount gathered (less than ``needed`` when the profits fall short).
     """
     settled: dict[str, PositionState] = {}
     transfers: list[Transfer] = []
@@ -224,12 +241,12 @@ def _settle_profits(
         )
         if profit <= 0:
             continue
-        transfers.append(Transfer(engine.clearing(asset), wallet(account.account_id, asset), profit, "pnl_settled"))
+        transfers.append(Transfer(engine.clearing(asset), account.wallet(asset), profit, "pnl_settled"))
         settled[symbol] = replace(position, entry_price=mark)
         gathered += profit
         if gathered >= needed:
-            return settled, transfers
-    return settled, None
+            break
+    return settled, transfers, gathered
 
 
 def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
