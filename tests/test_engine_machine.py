@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from crossmargin.engine import funds
 from crossmargin.engine.commands import (
     ApproveCollateral,
     CancelOrder,
@@ -114,6 +115,17 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(account=st.sampled_from(ACCOUNTS), amount=st.integers(min_value=1, max_value=50000))
     def withdraw(self, account, amount):
         self.execute(Withdraw(self.next_id(), account, "USD", D(amount)))
+
+    @rule(account=st.sampled_from(ACCOUNTS))
+    def withdraw_all(self, account):
+        """Drain the wallet to what the venue lets leave: a wallet near zero next to open profit is
+        where a payment can exceed the wallet (funding, a realised loss)."""
+        state = self.engine.accounts.get(account)
+        if state is None:
+            return
+        allowed = funds.withdrawable(self.engine, state, "USD")
+        if allowed > 0:
+            self.execute(Withdraw(self.next_id(), account, "USD", allowed))
 
     @rule(
         account=st.sampled_from(ACCOUNTS),
