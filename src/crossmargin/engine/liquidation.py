@@ -194,19 +194,7 @@ def _settle(
         transfers.append(Transfer(target, insurance, fee, "liquidation_fee"))
         balance -= fee
     if balance < 0:  # the account's own staked collateral in that asset pays first
-        holding = staked(account.account_id, asset)
-        seized = min(-balance, engine.ledger.balance(holding))
-        if seized > 0:
-            transfers.append(Transfer(holding, target, seized, "staked_collateral_seized"))
-            events.append(
-                {
-                    "event": "staked_collateral_seized",
-                    "account": account.account_id,
-                    "asset": asset,
-                    "amount": str(seized),
-                }
-            )
-            balance += seized
+        balance += _seize_stake(engine, account, target, asset, -balance, transfers, events)
     fund = engine.ledger.balance(insurance) + fee
     keeps = engine.rulebook.conventions.liquidation.user_keeps_remaining_equity
     if balance > 0 and keeps:
@@ -225,34 +213,73 @@ def _settle(
             }
         )
     elif balance < 0:
-        covered = min(-balance, fund)
-        if covered > 0:
-            transfers.append(Transfer(insurance, target, covered, "insurance_cover"))
-        events.append(
-            {
-                "event": "insurance_fund",
-                "account": account.account_id,
-                "asset": asset,
-                "amount": str(-covered),
-                "reason": "deficit covered",
-            }
-        )
-        shortfall = -balance - covered
-        if shortfall > 0:
-            from crossmargin.engine.deleverage import deleverage
-
-            recovered, adl_transfers, adl_events = deleverage(engine, account, target, shortfall, bankruptcy)
-            transfers += adl_transfers
-            events += adl_events
-            shortfall -= recovered
-        if shortfall > 0:  # no profitable opposite position left: the venue books the rest
-            transfers.append(Transfer(engine.clearing(asset), target, shortfall, "venue_backstop"))
-            events.append(
-                {"event": "venue_backstop", "account": account.account_id, "asset": asset, "amount": str(shortfall)}
-            )
+        transfers += _cover_deficit(engine, account, target, -balance, fund, events, bankruptcy)
     if target.kind is AccountKind.ISOLATED:
         events.append({"event": "isolated_closed", "account": account.account_id, "symbol": target.symbol})
     return transfers
 
 
 __all__ = ["MarginMode", "check_liquidations"]
+
+
+def _seize_stake(
+    engine: Engine,
+    account: AccountState,
+    target: LedgerAccount,
+    asset: str,
+    deficit: Decimal,
+    transfers: list[Transfer],
+    events: list[dict[str, Any]],
+) -> Decimal:
+    """Take up to ``deficit`` from the account's own staked collateral in ``asset``; the amount seized."""
+    holding = staked(account.account_id, asset)
+    seized = min(deficit, engine.ledger.balance(holding))
+    if seized > 0:
+        transfers.append(Transfer(holding, target, seized, "staked_collateral_seized"))
+        events.append(
+            {"event": "staked_collateral_seized", "account": account.account_id, "asset": asset, "amount": str(seized)}
+        )
+    return seized if seized > 0 else ZERO
+
+
+def _cover_deficit(
+    engine: Engine,
+    account: AccountState,
+    target: LedgerAccount,
+    deficit: Decimal,
+    fund: Decimal,
+    events: list[dict[str, Any]],
+    bankruptcy: dict[str, tuple[Decimal, Side]],
+) -> list[Transfer]:
+    """A deficit past bankruptcy: the insurance fund pays what it holds, then deleveraging of ranked
+    opposite positions, then (only if nothing is left to deleverage) an explicit venue backstop."""
+    asset = target.asset
+    transfers: list[Transfer] = []
+    covered = min(deficit, fund)
+    if covered > 0:
+        transfers.append(
+            Transfer(LedgerAccount.venue(AccountKind.INSURANCE, asset), target, covered, "insurance_cover")
+        )
+    events.append(
+        {
+            "event": "insurance_fund",
+            "account": account.account_id,
+            "asset": asset,
+            "amount": str(-covered),
+            "reason": "deficit covered",
+        }
+    )
+    shortfall = deficit - covered
+    if shortfall > 0:
+        from crossmargin.engine.deleverage import deleverage
+
+        recovered, adl_transfers, adl_events = deleverage(engine, account, target, shortfall, bankruptcy)
+        transfers += adl_transfers
+        events += adl_events
+        shortfall -= recovered
+    if shortfall > 0:  # no profitable opposite position left: the venue books the rest
+        transfers.append(Transfer(engine.clearing(asset), target, shortfall, "venue_backstop"))
+        events.append(
+            {"event": "venue_backstop", "account": account.account_id, "asset": asset, "amount": str(shortfall)}
+        )
+    return transfers
