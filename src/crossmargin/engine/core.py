@@ -54,7 +54,9 @@ def _text(value: Decimal | None) -> str | None:
 class Engine:
     """One venue's accounts, markets and ledger; ``execute`` is the only way to change them."""
 
-    def __init__(self, rulebook: Rulebook, *, keep_journal: bool = False) -> None:
+    def __init__(self, rulebook: Rulebook, *, keep_journal: bool = False, bands: bool = True) -> None:
+        """``bands=False`` checks every holder exactly on every update instead of using safe-price
+        bands: slower, and the reference the bands are tested against (same results, same state)."""
         if rulebook.conventions.asset_mode != "single":
             # the margin functions value a multi-asset pool (`crossmargin evaluate`), but the
             # engine does not yet run one: refuse it whole rather than misbook its debts
@@ -75,6 +77,8 @@ class Engine:
         self.now_ms = 0  # the engine's clock: the latest market time it has seen
         self.resting: dict[str, set[tuple[str, str]]] = {}  # symbol -> (account, order id) resting on it
         self.watch = Watch()  # safe bands per position: which accounts a mark update can affect
+        if not bands:
+            self.watch.sound = False
         self._handlers: dict[type, Callable[[Any], Result]] = {
             Deposit: functools.partial(funds.deposit, self),
             Withdraw: functools.partial(funds.withdraw, self),

@@ -40,7 +40,7 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
         pending = watch.triggered(engine, symbol) | _unwatched(engine, symbol)
         accounts = [engine.accounts[a] for a in sorted(pending) if a in engine.accounts]
     else:
-        accounts = list(engine.accounts.values())
+        accounts = [engine.accounts[a] for a in sorted(engine.accounts)]  # the same order as above
     for account in accounts:
         if symbol in account.positions:
             events += _check(engine, account)
