@@ -60,7 +60,8 @@ ALLOWED: dict[str, set[tuple[AccountKind, AccountKind]]] = {
     "staked_collateral_seized": {(STK, WAL), (STK, ISO)},
     "adl_close": {(CLEAR, WAL), (CLEAR, ISO)},
     "adl_cover": {(WAL, WAL), (WAL, ISO), (ISO, WAL), (ISO, ISO)},
-    "venue_backstop": {(CLEAR, WAL), (CLEAR, ISO)},
+    "venue_backstop": {(CLEAR, WAL), (CLEAR, ISO), (CLEAR, POOL)},
+    "funding_shortfall": {(FUND, POOL)},  # what a bankrupt payer could not pay, from the fund
     "stake": {(WAL, STK)},
     "unstake": {(STK, WAL)},
     "staking_reward": {(CLEAR, WAL)},
