@@ -260,7 +260,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
                 events += shortfall.events
                 fund_left -= shortfall.from_fund
                 resettled.append((account, shortfall.settled))
-            payers.append((account_id, asset if cross else pool_key(symbol, position.margin_mode, asset), paid))
+            payers.append((account_id, pool_key(symbol, position.margin_mode, asset), paid))
         elif amount > 0:
             transfers.append(Transfer(pool, owner, amount, "funding"))
         amount_text = str(amount)

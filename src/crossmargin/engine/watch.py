@@ -107,8 +107,7 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     watch.sequence += 1
     token = watch.tokens[account.account_id] = watch.sequence
     watch.unwatched.discard(account.account_id)
-    if not eligible(engine):
-        watch.reserves.pop(account.account_id, None)
+    if not eligible(engine):  # no bands, so no reserves either: every update checks exactly
         return
     account_id = account.account_id
     reserves = watch.reserves[account_id] = {}
@@ -209,24 +208,23 @@ def absorb_reduction(engine: Engine, account_id: str, key: str, margin_change: D
     so only what the fill cost the margin balance (slippage against the mark, the fee) can eat
     into the surplus, and the reserve covers that or the account is checked exactly.
     """
-    if not eligible(engine):
-        return False
-    reserves = engine.watch.reserves.get(account_id)
-    if reserves is None or key not in reserves or account_id not in engine.watch.tokens:
-        return False
     cost = -margin_change if margin_change < 0 else ZERO
-    if cost > reserves[key]:
-        return False
-    reserves[key] -= cost
-    return True
+    return eligible(engine) and _draw_reserve(engine, account_id, key, cost)
 
 
 def absorb_payment(engine: Engine, account_id: str, key: str, amount: Decimal) -> None:
     """Take a funding payment from the pool's reserve, or forget the account when it cannot."""
-    reserves = engine.watch.reserves.get(account_id)
-    left = None if reserves is None or key not in reserves else reserves[key] - amount
-    if left is None or left < 0 or account_id not in engine.watch.tokens:
+    if not _draw_reserve(engine, account_id, key, amount):
         forget(engine, account_id)
-    else:
-        assert reserves is not None
-        reserves[key] = left
+
+
+def _draw_reserve(engine: Engine, account_id: str, key: str, amount: Decimal) -> bool:
+    """Take ``amount`` from the reserve of an account whose bands are current; ``False`` (and
+    nothing taken) when it has no such reserve or the reserve is too small."""
+    reserves = engine.watch.reserves.get(account_id)
+    if reserves is None or key not in reserves or account_id not in engine.watch.tokens:
+        return False
+    if amount > reserves[key]:
+        return False
+    reserves[key] -= amount
+    return True
