@@ -263,19 +263,3 @@ def test_state_hash_covers_every_market_field_and_the_clock(engine, update):
     before = engine.state_hash()
     assert engine.execute(update).code.accepted
     assert engine.state_hash() != before
-
-
-def test_an_engine_refuses_a_multi_asset_rulebook_it_cannot_run_yet():
-    """A rulebook whose pools are multi-asset is refused whole, naming the setting, not half run."""
-    from importlib import resources
-
-    import yaml
-
-    from crossmargin.rules.registry import parse_rulebook
-    from crossmargin.units import InputError
-
-    name = load_rulebook("generic").source_path
-    raw = yaml.safe_load((resources.files("crossmargin.rules.data") / name).read_text(encoding="utf-8"))
-    raw["conventions"]["asset_mode"] = "multi"
-    with pytest.raises(InputError, match=r"conventions\.asset_mode"):
-        Engine(parse_rulebook(raw, origin="generic-multi"))

@@ -73,6 +73,8 @@ def test_the_rules_are_all_shipped():
         "costly-reduction-is-rechecked",
         "funding-beyond-the-wallet",
         "funding-beyond-the-equity",
+        "multi-asset-collateral-falls",
+        "auto-exchange-at-threshold",
     } <= names
 
 

@@ -33,6 +33,8 @@ COMMAND_TYPES: dict[str, type[c.Command]] = {
         c.DepthUpdate,
         c.Stake,
         c.Unstake,
+        c.SetAssetMode,
+        c.AssetPrice,
     )
 }
 #: snake_case names accepted in scenario files and the API (``place_order`` for PlaceOrder).

@@ -92,6 +92,15 @@ class SetMarginMode(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class SetAssetMode(Command):
+    """Switch an account between one cross pool per settlement asset (``single``) and one USD
+    pool of every approved asset (``multi``); only with no position and no resting order."""
+
+    account: str
+    mode: str  # single | multi
+
+
+@dataclass(frozen=True, slots=True)
 class ApproveCollateral(Command):
     account: str
     asset: str
@@ -170,6 +179,15 @@ class DepthUpdate(Command):
     timestamp_ms: int
     bids: tuple[tuple[Decimal, Decimal], ...]
     asks: tuple[tuple[Decimal, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPrice(Command):
+    """The USD price of a collateral asset (its index): what a multi-asset pool values it at."""
+
+    asset: str
+    timestamp_ms: int
+    price: Decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any
 from crossmargin.engine import funds
 from crossmargin.engine.commands import (
     ApproveCollateral,
+    AssetPrice,
     CancelOrder,
     Command,
     Deposit,
@@ -27,6 +28,7 @@ from crossmargin.engine.commands import (
     PlaceOrder,
     Result,
     ResultCode,
+    SetAssetMode,
     SetLeverage,
     SetMarginMode,
     SettleFunding,
@@ -57,16 +59,13 @@ class Engine:
     def __init__(self, rulebook: Rulebook, *, keep_journal: bool = False, bands: bool = True) -> None:
         """``bands=False`` checks every holder exactly on every update instead of using safe-price
         bands: slower, and the reference the bands are tested against (same results, same state)."""
-        if rulebook.conventions.asset_mode != "single":
-            # the margin functions value a multi-asset pool (`crossmargin evaluate`), but the
-            # engine does not yet run one: refuse it whole rather than misbook its debts
-            raise InputError("conventions.asset_mode", "multi-asset pools are evaluated but not yet run by the engine")
         self.rulebook = rulebook
         self.ledger = Ledger()
         # every posted transfer, in order, for an auditor kept apart from the ledger
         self.journal: list[Transfer] | None = [] if keep_journal else None
         self.accounts: dict[str, AccountState] = {}
         self.markets: dict[str, MarketState] = {}
+        self.asset_prices: dict[str, Decimal] = {}  # USD price per collateral asset (multi-asset pools)
         # id -> the command as first received, and its result; a retry's body is compared by value
         # (two maps rather than one of pairs: a pair per command is one more object the
         # collector walks for as long as the engine lives)
@@ -86,6 +85,7 @@ class Engine:
             SetLeverage: self._set_leverage,
             SetMarginMode: self._set_margin_mode,
             ApproveCollateral: self._approve,
+            SetAssetMode: self._set_asset_mode,
             CancelOrder: self._cancel,
             Stake: functools.partial(funds.stake, self),
             Unstake: functools.partial(funds.unstake, self),
@@ -96,6 +96,7 @@ class Engine:
         self._handlers[MarketUpdate] = functools.partial(market.market_update, self)
         self._handlers[SettleFunding] = functools.partial(market.settle_funding, self)
         self._handlers[DepthUpdate] = functools.partial(market.depth_update, self)
+        self._handlers[AssetPrice] = functools.partial(market.asset_price, self)
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class Engine:
             ),
             "accounts": {
                 account_id: {
+                    "asset_mode": account.asset_mode,
                     "leverage": {s: format(v, "f") for s, v in sorted(account.leverage.items())},
                     "margin_mode": {s: m.value for s, m in sorted(account.margin_mode.items())},
                     "revoked": sorted(account.revoked),
@@ -174,6 +176,7 @@ class Engine:
                 s: [_text(m.mark), _text(m.index), _text(m.last), _text(m.funding_rate), m.timestamp_ms]
                 for s, m in sorted(self.markets.items())
             },
+            "asset_prices": {a: format(p, "f") for a, p in sorted(self.asset_prices.items())},
             "now_ms": self.now_ms,
         }
         text = json.dumps(state, sort_keys=True, separators=(",", ":"))
@@ -185,6 +188,10 @@ class Engine:
         return Result(command.command_id, code, message)
 
     def accept(self, command: Command, events: list[dict[str, Any]]) -> Result:
+        if self.ledger.debts:  # a multi-asset pool owes: the venue's auto-exchange triggers
+            from crossmargin.engine.exchange import settle_debts
+
+            events += settle_debts(self)
         for event in events:  # each handler builds its events fresh for this command
             event["command_id"] = command.command_id
         return Result(command.command_id, ResultCode.ACCEPTED, "", tuple(events))
@@ -192,7 +199,9 @@ class Engine:
     def account(self, account_id: str) -> AccountState:
         found = self.accounts.get(account_id)
         if found is None:
-            found = self.accounts[account_id] = AccountState(account_id)
+            found = self.accounts[account_id] = AccountState(account_id, self.rulebook.conventions.asset_mode)
+            if found.asset_mode == "multi":
+                self.ledger.debt_owners.add(account_id)
         return found
 
     def market(self, symbol: str) -> MarketState:
@@ -218,7 +227,9 @@ class Engine:
         """The margin functions' view of the account, optionally after hypothetical changes
         (see :func:`snapshot`). Checks need only the figures; ``with_prices`` adds liquidation
         prices and the move."""
-        view = snapshot(self.rulebook, self.ledger, account, self.markets, overrides, balance_changes)
+        view = snapshot(
+            self.rulebook, self.ledger, account, self.markets, overrides, balance_changes, self.asset_prices
+        )
         return evaluate_account(view, with_prices=with_prices)
 
     def post(self, transfers: list[Transfer]) -> None:
@@ -285,11 +296,38 @@ class Engine:
         symbol = instrument.symbol
         if symbol in account.positions:
             return self.reject(command, ResultCode.POSITION_OPEN)
+        if command.mode == "isolated" and account.asset_mode == "multi":  # Binance: cross only
+            return self.reject(command, ResultCode.INVALID_ARGUMENT, "multi-asset mode is cross margin only")
         account.margin_mode[symbol] = MarginMode(command.mode)
         return self.accept(
             command,
             [{"event": "margin_mode_set", "account": command.account, "symbol": symbol, "mode": command.mode}],
         )
+
+    def _set_asset_mode(self, command: SetAssetMode) -> Result:
+        """Binance's Multi-Assets switch: only with nothing open; a debt must be repaid before
+        leaving, since a single-asset wallet may not be negative."""
+        conventions = self.rulebook.conventions
+        if command.mode not in ("single", "multi"):
+            raise InputError("mode", "must be single or multi")
+        offered = conventions.multi_asset_mode_offered or conventions.asset_mode == "multi"
+        if command.mode == "multi" and not offered:
+            return self.reject(command, ResultCode.INVALID_ARGUMENT, f"{self.rulebook.venue} has no multi-asset mode")
+        account = self.account(command.account)
+        if account.positions or account.orders:
+            return self.reject(command, ResultCode.POSITION_OPEN, "close positions and cancel orders first")
+        owed = sorted(a.asset for a in self.ledger.debts if a.owner == account.account_id)
+        if command.mode == "single" and owed:
+            return self.reject(command, ResultCode.INSUFFICIENT_BALANCE, f"repay the debt in {owed[0]} first")
+        if command.mode == "multi" and any(m is MarginMode.ISOLATED for m in account.margin_mode.values()):
+            return self.reject(command, ResultCode.INVALID_ARGUMENT, "multi-asset mode is cross margin only")
+        account.asset_mode = command.mode
+        if command.mode == "multi":
+            self.ledger.debt_owners.add(account.account_id)
+        else:
+            self.ledger.debt_owners.discard(account.account_id)
+        forget(self, account.account_id)
+        return self.accept(command, [{"event": "asset_mode_set", "account": account.account_id, "mode": command.mode}])
 
     def _approve(self, command: ApproveCollateral) -> Result:
         account = self.account(command.account)

@@ -11,11 +11,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from crossmargin.engine.commands import Deposit, Result, ResultCode, Stake, TransferMargin, Unstake, Withdraw
+from crossmargin.engine.exchange import price_of
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.state import AccountState, StakeLot, isolated, staked, wallet
+from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.types import MarginMode
-from crossmargin.units import InputError, Rounding, div
+from crossmargin.units import ZERO, InputError, Rounding, div
 
 if TYPE_CHECKING:
     from crossmargin.engine.core import Engine
@@ -48,10 +50,28 @@ def withdrawable(engine: Engine, account: AccountState, asset: str) -> Decimal:
     balance = engine.ledger.balance(wallet(account.account_id, asset))
     if asset in account.revoked:
         return balance  # it backs nothing, so nothing holds it back
+    if account.asset_mode == "multi":
+        return _multi_asset_withdrawable(engine, account, asset, balance)
     pools = [p for p in engine.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
     if not pools:
         return balance
     limit = engine.money(pools[0].figures.max_withdrawable, asset, rounding=Rounding.FLOOR)
+    return min(balance, limit)
+
+
+def _multi_asset_withdrawable(engine: Engine, account: AccountState, asset: str, balance: Decimal) -> Decimal:
+    """A multi-asset pool's max withdrawable is in USD; an asset may take it out at its ask rate
+    (Binance: available per asset = the pool's available / askRate). An asset that backs
+    nothing (no price yet, or not collateral on this venue) leaves freely."""
+    if balance <= 0:
+        return ZERO
+    price = price_of(engine, asset)
+    spec = engine.rulebook.collateral(asset)
+    if price is None or spec is None:
+        return balance
+    pools = engine.evaluate(account).pools
+    limit_usd = pools[0].figures.max_withdrawable if pools else balance * price
+    limit = engine.money(div(limit_usd, ask_rate(price, spec), rounding=Rounding.FLOOR), asset, rounding=Rounding.FLOOR)
     return min(balance, limit)
 
 

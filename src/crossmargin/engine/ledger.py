@@ -5,7 +5,9 @@ posted all or nothing, and the invariants are checked after every group: per ass
 balances sum to zero (money is neither created nor destroyed), the insurance fund never goes
 negative, and no user balance stays negative once the group is posted (a deficit must be
 settled within the group, by the insurance fund or by deleveraging). Only the clearing
-account, which stands for the world outside the venue, may be negative.
+account, which stands for the world outside the venue, may be negative, and the wallet of an
+account in a multi-asset pool: there a negative balance is a debt that the pool's other
+collateral backs (counted in full, at the ask), until a sale of that collateral covers it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class Ledger:
     def __init__(self) -> None:
         self._balances: dict[LedgerAccount, Decimal] = {}
         self._by_owner: dict[str, set[LedgerAccount]] = defaultdict(set)
+        # owners whose wallets may carry a debt (multi-asset pools), and the wallets that do now
+        self.debt_owners: set[str] = set()
+        self.debts: set[LedgerAccount] = set()
 
     def balance(self, account: LedgerAccount) -> Decimal:
         return self._balances.get(account, ZERO)
@@ -124,14 +129,21 @@ class Ledger:
             if account not in balances:  # a first posting: index it under its owner
                 by_owner[account.owner].add(account)
         balances.update(after)
+        if self.debt_owners or self.debts:
+            for account, value in after.items():
+                if value < 0 and account.kind is AccountKind.WALLET:
+                    self.debts.add(account)
+                else:
+                    self.debts.discard(account)
 
-    @staticmethod
-    def _check(after: dict[LedgerAccount, Decimal]) -> None:
+    def _check(self, after: dict[LedgerAccount, Decimal]) -> None:
         for account, value in after.items():
             if value >= 0:
                 continue
             if account.kind is AccountKind.INSURANCE:
                 raise LedgerError(f"the insurance fund in {account.asset} would go negative ({value})")
+            if account.kind is AccountKind.WALLET and account.owner in self.debt_owners:
+                continue  # a multi-asset pool's debt, backed by its other collateral
             if account.kind in USER_KINDS:
                 raise LedgerError(f"{account} would stay negative ({value}); settle the deficit in the group")
 

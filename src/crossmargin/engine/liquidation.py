@@ -8,8 +8,9 @@ deficit is paid by it. Every step is an event with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crossmargin.engine import watch
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
@@ -43,6 +44,21 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
         accounts = [engine.accounts[a] for a in sorted(engine.accounts)]  # the same order as above
     for account in accounts:
         if symbol in account.positions:
+            events += _check(engine, account)
+    return events
+
+
+def check_multi_asset_holders(engine: Engine, asset: str) -> list[dict[str, Any]]:
+    """After a collateral price moves: check every multi-asset account that holds, owes or
+    settles in ``asset`` (their pools are never banded), where the oracle lets it proceed."""
+    events: list[dict[str, Any]] = []
+    for account_id in sorted(engine.ledger.debt_owners):
+        account = engine.accounts[account_id]
+        if not account.positions or not engine.allowed(Action.LIQUIDATE, account.positions):
+            continue
+        held = any(a.asset == asset and v != 0 for a, v in engine.ledger.owner_items(account_id))
+        settles = any(engine.rulebook.instrument(s).settlement_asset == asset for s in account.positions)
+        if held or settles:
             events += _check(engine, account)
     return events
 
@@ -104,34 +120,67 @@ def _liquidate(
     partial = _partial(engine, account, symbols, style)
     if partial is not None:
         account.liquidations += 1
+        if account.asset_mode == "multi":  # the venue's auto-exchange runs on liquidation
+            from crossmargin.engine.multi_liquidation import cover_debts
+
+            partial += cover_debts(engine, account, "liquidation")
         return events + partial
-    bankruptcy = _bankruptcy_prices(engine, account, symbols, asset)
-    transfers: list[Transfer] = []
+    if cross and account.asset_mode == "multi":
+        from crossmargin.engine.multi_liquidation import liquidate_multi_asset_pool
+
+        events += liquidate_multi_asset_pool(engine, account, symbols)
+        account.liquidations += 1
+        return events
+    bankruptcy = bankruptcy_prices(engine, account, symbols, asset)
     target = wallet(owner, asset) if cross else isolated(owner, asset, symbols[0])
-    balance = engine.ledger.balance(target)
-    liquidated_notional = ZERO
-    fee_rate = ZERO
+    closes = close_positions(engine, account, symbols, lambda _asset: target)
+    balance = engine.ledger.balance(target) + closes.realized.get(asset, ZERO)
+    fee_due = closes.fee_due.get(asset, ZERO)
+    events += closes.events
+    transfers = closes.transfers + _settle(engine, account, target, asset, balance, fee_due, events, bankruptcy)
+    engine.post(transfers)
+    account.liquidations += 1
+    return events
+
+
+class Closes(NamedTuple):
+    """Positions closed through the book: the transfers, and per settlement asset the realised
+    PnL and the liquidation fee due (on the liquidated notional)."""
+
+    transfers: list[Transfer]
+    events: list[dict[str, Any]]
+    realized: dict[str, Decimal]
+    fee_due: dict[str, Decimal]
+
+
+def close_positions(
+    engine: Engine, account: AccountState, symbols: list[str], target_for: Callable[[str], LedgerAccount]
+) -> Closes:
+    """Close each position in full through the depth model; what the book cannot absorb is taken
+    over at its worst level (or the mark). ``target_for(asset)`` is where its PnL is booked."""
+    from crossmargin.engine.trading import sweep_for
+
+    closes = Closes([], [], {}, {})
     for symbol in symbols:
         instrument = engine.rulebook.instrument(symbol)
+        asset = instrument.settlement_asset
         position = account.positions[symbol]
         mark = engine.market(symbol).mark
         assert mark is not None
         side = "sell" if position.side is Side.LONG else "buy"
-        from crossmargin.engine.trading import sweep_for
-
         filled, average, worst = sweep_for(engine, instrument, side, position.size, mark)
-        # what the book cannot absorb is taken over at its worst level (or the mark)
         price = average if filled == position.size and average is not None else (worst or mark)
         outcome = apply_fill(instrument, position, side, position.size, price, position.margin_mode)
         realized = engine.money(outcome.realized_pnl, asset, rounding=Rounding.FLOOR)
-        balance += realized
-        transfers += signed_transfer(engine.clearing(asset), target, realized, "liquidation_close")
-        liquidated_notional += notional_of(instrument, position.size, price)
-        fee_rate = max(fee_rate, instrument.liquidation_fee or ZERO)
-        events.append(
+        closes.realized[asset] = closes.realized.get(asset, ZERO) + realized
+        booked = signed_transfer(engine.clearing(asset), target_for(asset), realized, "liquidation_close")
+        closes.transfers.extend(booked)
+        fee = notional_of(instrument, position.size, price) * (instrument.liquidation_fee or ZERO)
+        closes.fee_due[asset] = closes.fee_due.get(asset, ZERO) + fee
+        closes.events.append(
             {
                 "event": "liquidation_fill",
-                "account": owner,
+                "account": account.account_id,
                 "symbol": symbol,
                 "side": side,
                 "quantity": str(position.size),
@@ -140,10 +189,7 @@ def _liquidate(
             }
         )
         del account.positions[symbol]
-    transfers += _settle(engine, account, target, asset, balance, liquidated_notional * fee_rate, events, bankruptcy)
-    engine.post(transfers)
-    account.liquidations += 1
-    return events
+    return closes
 
 
 def _partial(engine: Engine, account: AccountState, symbols: list[str], style: str) -> list[dict[str, Any]] | None:
@@ -160,7 +206,7 @@ def _partial(engine: Engine, account: AccountState, symbols: list[str], style: s
     return None
 
 
-def _bankruptcy_prices(
+def bankruptcy_prices(
     engine: Engine, account: AccountState, symbols: list[str], asset: str
 ) -> dict[str, tuple[Decimal, Side]]:
     """Each position's bankruptcy price before the close (others frozen), for deleveraging."""
@@ -213,7 +259,7 @@ def _settle(
             }
         )
     elif balance < 0:
-        transfers += _cover_deficit(engine, account, target, -balance, fund, events, bankruptcy)
+        transfers += cover_deficit(engine, account, target, -balance, fund, events, bankruptcy)
     if target.kind is AccountKind.ISOLATED:
         events.append({"event": "isolated_closed", "account": account.account_id, "symbol": target.symbol})
     return transfers
@@ -242,7 +288,7 @@ def _seize_stake(
     return seized if seized > 0 else ZERO
 
 
-def _cover_deficit(
+def cover_deficit(
     engine: Engine,
     account: AccountState,
     target: LedgerAccount,

@@ -13,10 +13,18 @@ import itertools
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from crossmargin.engine.commands import DepthUpdate, MarketUpdate, OrderType, Result, ResultCode, SettleFunding
+from crossmargin.engine.commands import (
+    AssetPrice,
+    DepthUpdate,
+    MarketUpdate,
+    OrderType,
+    Result,
+    ResultCode,
+    SettleFunding,
+)
 from crossmargin.engine.depth import DepthLevel, DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.liquidation import check_liquidations
+from crossmargin.engine.liquidation import check_liquidations, check_multi_asset_holders
 from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import reduces
 from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, isolated
@@ -45,6 +53,20 @@ def depth_update(engine: Engine, command: DepthUpdate) -> Result:
     engine.market(command.symbol).depth = DepthSnapshot(bids, asks)
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
     return engine.accept(command, [{"event": "depth", "symbol": command.symbol, "levels": len(bids) + len(asks)}])
+
+
+def asset_price(engine: Engine, command: AssetPrice) -> Result:
+    """A collateral asset's USD price: every multi-asset pool that holds it, owes it or settles
+    in it is revalued, and liquidated if the new price puts it at or below maintenance."""
+    if command.asset not in engine.rulebook.data.assets or command.asset == "USD":
+        raise InputError("asset", f"{command.asset} is not a priced asset of {engine.rulebook.venue}")
+    if command.price <= 0:
+        raise InputError("price", "must be positive")
+    engine.asset_prices[command.asset] = command.price
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    events: list[dict[str, Any]] = [{"event": "asset_price", "asset": command.asset, "price": str(command.price)}]
+    events += check_multi_asset_holders(engine, command.asset)
+    return engine.accept(command, events)
 
 
 def _triggered(order: OrderState, mark: Decimal, last: Decimal | None) -> Decimal | None:
@@ -252,7 +274,7 @@ def settle_funding(engine: Engine, command: SettleFunding) -> Result:
         if amount < 0:
             paid = -amount
             held = engine.ledger.balance(owner)
-            if paid <= held:
+            if paid <= held or (cross and account.asset_mode == "multi"):  # a multi pool may owe it
                 transfers.append(Transfer(owner, pool, paid, "funding"))
             else:  # rare: the wallet (or isolated margin) cannot pay it all
                 shortfall = _pay_beyond_balance(engine, account, owner, pool, paid, held, cross, fund_left)

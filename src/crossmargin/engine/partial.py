@@ -38,7 +38,8 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
     """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
 
     ``None`` when the book cannot take it, or when the realised loss would leave the paying
-    balance negative (then only the full close with its settlement can follow).
+    balance negative outside a multi-asset pool (then only the full close with its settlement
+    can follow).
     """
     from crossmargin.engine.trading import sweep_for
 
@@ -72,7 +73,8 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
         "fee": str(fee),
         "partial": quantity < position.size,
     }
-    if engine.ledger.balance(target) + realized - fee < 0:
+    # a multi-asset pool may owe the settlement asset (the auto-exchange covers it afterwards)
+    if account.asset_mode != "multi" and engine.ledger.balance(target) + realized - fee < 0:
         return None
     change = realized - fee if position.margin_mode is MarginMode.CROSS else ZERO
     return ClosePlan(transfers, change, event, outcome.position)

@@ -292,7 +292,8 @@ def _preflight(engine: Engine, scenario: Scenario) -> None:
     rulebook = engine.rulebook
     for step in scenario.steps:
         where = f"step {step.number} ({step.kind}).expect"
-        if step.expect.pool is not None and step.expect.pool not in rulebook.data.assets:
+        pool_names = {*rulebook.data.assets, "USD"}  # USD: a multi-asset pool
+        if step.expect.pool is not None and step.expect.pool not in pool_names:
             raise InputError(f"{where}.pool", f"{step.expect.pool} is not an asset of {rulebook.venue}")
         for label, _ in step.expect.figures:
             group, _, key = label.partition(".")

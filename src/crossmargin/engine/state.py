@@ -65,6 +65,7 @@ class AccountState:
     """One user account of the engine."""
 
     account_id: str
+    asset_mode: str = "single"  # single: a pool per settlement asset; multi: one USD pool
     leverage: dict[str, Decimal] = field(default_factory=dict)
     margin_mode: dict[str, MarginMode] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)  # assets the user withdrew approval from
@@ -118,12 +119,14 @@ def snapshot(
     markets: dict[str, MarketState],
     overrides: dict[str, PositionState | None] | None = None,
     balance_changes: dict[str, Decimal] | None = None,
+    asset_prices: dict[str, Decimal] | None = None,
 ) -> AccountSnapshot:
     """The account as the margin functions see it, optionally with hypothetical changes.
 
     ``overrides`` replaces (or with ``None`` removes) positions by symbol, and
     ``balance_changes`` adds to wallet balances: how an order or a withdrawal is checked
-    against the state it would leave behind.
+    against the state it would leave behind. A multi-asset account's pool values each asset at
+    ``asset_prices``; an asset held without a price yet backs nothing until it has one.
     """
     states = account.positions
     if overrides:
@@ -163,8 +166,26 @@ def snapshot(
             balances[asset] = balances[asset] + value if asset in balances else value
     for asset, change in (balance_changes or {}).items():
         balances[asset] = balances.get(asset, ZERO) + change
+    if account.asset_mode == "multi":
+        return _multi_asset_snapshot(rulebook, account, balances, tuple(positions), asset_prices or {})
     approved = None  # nothing revoked: every asset the account holds backs its pools
     if account.revoked:
         assets = set(balances) | {p.settlement_asset for p in positions}
         approved = frozenset(a for a in assets if a not in account.revoked)
-    return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), rulebook.conventions.asset_mode)
+    return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single")
+
+
+def _multi_asset_snapshot(
+    rulebook: Rulebook,
+    account: AccountState,
+    balances: dict[str, Decimal],
+    positions: tuple[Position, ...],
+    asset_prices: dict[str, Decimal],
+) -> AccountSnapshot:
+    """One USD pool: approved assets with a price back it; debts and settlement assets are priced
+    (an order needs its settlement asset's price first, so a debt always has one)."""
+    settlement = {p.settlement_asset for p in positions}
+    assets = set(balances) | settlement
+    prices = {a: asset_prices[a] for a in assets if a in asset_prices}
+    approved = frozenset(a for a in assets if a not in account.revoked and (a in prices or a == "USD"))
+    return AccountSnapshot(rulebook, balances, approved, prices, positions, "multi")

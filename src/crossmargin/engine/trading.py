@@ -139,7 +139,9 @@ def plan_fill(
     settled: dict[str, PositionState] = {}
     gathered = ZERO
     shortfall = -(engine.ledger.balance(cross_wallet) + wallet_change)
-    if shortfall > 0:  # a realised loss beyond the wallet: settle the account's own profits first
+    # a realised loss beyond the wallet: settle the account's own profits first (a multi-asset
+    # pool may owe it instead: its other collateral backs the debt)
+    if shortfall > 0 and account.asset_mode != "multi":
         settled, settled_transfers, gathered = settle_profits(engine, account, asset, symbol, shortfall)
         if gathered < shortfall:
             return ResultCode.INSUFFICIENT_BALANCE
@@ -265,6 +267,9 @@ def _validated(engine: Engine, command: PlaceOrder) -> Instrument | ResultCode:
         return ResultCode.REDUCE_ONLY_VIOLATION
     if adds_risk and instrument.settlement_asset in account.revoked:
         return ResultCode.COLLATERAL_NOT_APPROVED
+    settlement = instrument.settlement_asset  # a multi-asset pool values it in USD: it needs a price
+    if account.asset_mode == "multi" and settlement != "USD" and settlement not in engine.asset_prices:
+        return ResultCode.NO_MARK_PRICE
     if adds_risk and engine.now_ms < account.cooldown_until_ms:
         return ResultCode.ACCOUNT_LIQUIDATING
     if not engine.allowed(Action.OPEN_ORDER if adds_risk else Action.REDUCE_ORDER, [instrument.symbol]):

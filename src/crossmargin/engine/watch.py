@@ -17,8 +17,8 @@ cross reduction (slippage against the mark, the fee) that the reserve still cove
 from it, so the surplus stays above what the bands spend plus what the reserve paid; only an
 account whose reserve runs out is checked exactly. Where a move in a position's favour can
 only raise the surplus, only its adverse edge is filed. Venues whose tiers jump
-(whole-position rates) or whose pools value several assets are checked in full on every
-update.
+(whole-position rates), and accounts whose pool values several assets (multi-asset mode),
+are checked in full on every update.
 """
 
 from __future__ import annotations
@@ -108,6 +108,10 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     token = watch.tokens[account.account_id] = watch.sequence
     watch.unwatched.discard(account.account_id)
     if not eligible(engine):  # no bands, so no reserves either: every update checks exactly
+        return
+    if account.asset_mode == "multi":  # its collateral moves with prices no band follows
+        watch.reserves.pop(account.account_id, None)
+        watch.unwatched.add(account.account_id)
         return
     account_id = account.account_id
     reserves = watch.reserves[account_id] = {}

@@ -179,6 +179,12 @@ class Conventions(Frozen):
     price_for_margin: Literal["mark", "oracle"] = "mark"
     default_leverage: Positive
     asset_mode: Literal["single", "multi"] = "single"
+    # whether an account may switch to one multi-asset pool (Binance Multi-Assets mode, Bybit's
+    # unified account, OKX multi-currency); ``asset_mode`` is the default of a new account
+    multi_asset_mode_offered: bool = False
+    # a debt in a multi-asset pool worth more than this (USD) is covered by selling collateral
+    # at once (Binance: 10,000); ``None``: only a liquidation or a debt with no positions left does
+    auto_exchange_threshold_usd: NonNegative | None = None
     hedge_mode_shared_cross_price: bool = True
     positive_pnl: PositivePnl = PositivePnl()
     withdrawal_min_margin_notional_fraction: NonNegative = Decimal(0)
