@@ -1,8 +1,9 @@
 """Random command sequences over several accounts and instruments, checked after every step.
 
 A Hypothesis state machine drives the engine; after each command the ledger must conserve
-every asset, no user balance may be negative, the insurance fund never negative, and an
-auditor kept apart from the engine must agree: plain sums over every transfer the engine
+every asset, no user balance may be negative (but for the wallet of a multi-asset account, whose
+pool backs its debt, and then never beyond the auto-exchange threshold), the insurance fund never
+negative, and an auditor kept apart from the engine must agree: plain sums over every transfer the engine
 journaled (each checked against money rules written here, not in the engine) equal the
 ledger's balances, and the events' fees and funding equal the ledger's.
 """
@@ -20,11 +21,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from crossmargin.engine import funds
 from crossmargin.engine.commands import (
     ApproveCollateral,
+    AssetPrice,
     CancelOrder,
     Deposit,
     MarketUpdate,
     OrderType,
     PlaceOrder,
+    SetAssetMode,
     SetLeverage,
     SetMarginMode,
     SettleFunding,
@@ -38,7 +41,7 @@ from crossmargin.engine.ledger import USER_KINDS, AccountKind, LedgerAccount
 from crossmargin.engine.oracle import Action
 from crossmargin.rules import load_rulebook
 
-ACCOUNTS = ["a", "b", "c"]
+ACCOUNTS = ["a", "b", "c", "m"]  # m: a multi-asset account, BTC collateral backing USD contracts
 WAL, ISO, STK = AccountKind.WALLET, AccountKind.ISOLATED, AccountKind.STAKED
 CLEAR, FEES, FUND, POOL = AccountKind.CLEARING, AccountKind.FEES, AccountKind.INSURANCE, AccountKind.FUNDING_POOL
 # The money rules, written apart from the engine: which kinds of account each reason may move between.
@@ -55,7 +58,7 @@ ALLOWED: dict[str, set[tuple[AccountKind, AccountKind]]] = {
     "liquidation_close": {(CLEAR, WAL), (WAL, CLEAR), (CLEAR, ISO), (ISO, CLEAR)},
     "partial_liquidation": {(CLEAR, WAL), (WAL, CLEAR), (CLEAR, ISO), (ISO, CLEAR)},
     "liquidation_fee": {(WAL, FUND), (ISO, FUND)},
-    "bankruptcy_settlement": {(WAL, FUND), (ISO, FUND)},
+    "bankruptcy_settlement": {(WAL, FUND), (ISO, FUND), (STK, FUND)},  # a multi pool's staked collateral too
     "insurance_cover": {(FUND, WAL), (FUND, ISO)},
     "staked_collateral_seized": {(STK, WAL), (STK, ISO)},
     "adl_close": {(CLEAR, WAL), (CLEAR, ISO)},
@@ -65,6 +68,7 @@ ALLOWED: dict[str, set[tuple[AccountKind, AccountKind]]] = {
     "stake": {(WAL, STK)},
     "unstake": {(STK, WAL)},
     "staking_reward": {(CLEAR, WAL)},
+    "auto_exchange": {(WAL, CLEAR), (STK, CLEAR), (CLEAR, WAL)},  # collateral sold, the debt's asset bought
 }
 
 
@@ -88,8 +92,11 @@ class EngineMachine(RuleBasedStateMachine):
         self.execute(Deposit(self.next_id(), "insurance", "USD", D(1000000)))
         for symbol, price in SYMBOLS.items():
             self.execute(MarketUpdate(self.next_id(), symbol, 0, mark=price, funding_rate=D("0.0001")))
-        for account in ACCOUNTS:  # funded from the start, so that most sequences trade
+        self.execute(AssetPrice(self.next_id(), "BTC", 0, D(50000)))
+        for account in ACCOUNTS[:-1]:  # funded from the start, so that most sequences trade
             self.execute(Deposit(self.next_id(), account, "USD", D(20000)))
+        self.execute(Deposit(self.next_id(), "m", "BTC", D("0.5")))
+        self.execute(SetAssetMode(self.next_id(), "m", "multi"))
 
     def next_id(self) -> str:
         self.sequence += 1
@@ -228,6 +235,20 @@ class EngineMachine(RuleBasedStateMachine):
     def approval(self, account, approved):
         self.execute(ApproveCollateral(self.next_id(), account, "USD", approved))
 
+    @rule(move=st.integers(min_value=-3000, max_value=2000))
+    def collateral_price(self, move):
+        """BTC as collateral moves on its own: a multi-asset pool can fall with no mark moving."""
+        price = max(D(1), (self.engine.asset_prices["BTC"] * (1 + D(move) / 10000)).quantize(D("0.01")))
+        self.execute(AssetPrice(self.next_id(), "BTC", self.engine.now_ms, price))
+
+    @rule(account=st.sampled_from(ACCOUNTS), cents=st.integers(min_value=1, max_value=100))
+    def deposit_btc(self, account, cents):
+        self.execute(Deposit(self.next_id(), account, "BTC", D(cents) / 100))
+
+    @rule(account=st.sampled_from(ACCOUNTS), mode=st.sampled_from(["single", "multi"]))
+    def asset_mode(self, account, mode):
+        self.execute(SetAssetMode(self.next_id(), account, mode))
+
     @rule(account=st.sampled_from(ACCOUNTS), leverage=st.sampled_from([1, 2, 5, 10, 20, 50]))
     def leverage(self, account, leverage):
         self.execute(SetLeverage(self.next_id(), account, "BTC-PERP", D(leverage)))
@@ -246,8 +267,13 @@ class EngineMachine(RuleBasedStateMachine):
     def ledger_balances(self):
         ledger = self.engine.ledger
         ledger.check_conservation()
+        threshold = self.engine.rulebook.conventions.auto_exchange_threshold_usd
+        assert threshold is not None
         for account, value in ledger.balances().items():
-            if account.kind in USER_KINDS or account.kind is AccountKind.INSURANCE:
+            multi = account.owner in self.engine.accounts and self.engine.accounts[account.owner].asset_mode == "multi"
+            if account.kind is AccountKind.WALLET and multi:  # a debt the pool backs, within the threshold
+                assert -value <= threshold, (account, value)
+            elif account.kind in USER_KINDS or account.kind is AccountKind.INSURANCE:
                 assert value >= 0, (account, value)
 
     @invariant()
@@ -255,9 +281,11 @@ class EngineMachine(RuleBasedStateMachine):
         assert self.engine.ledger.balance(LedgerAccount.venue(AccountKind.FEES, "USD")) == self.fees
         # money that entered and left through deposits and withdrawals is what sits in the venue,
         # less what the market (clearing) paid or received as PnL
-        inside = sum((v for a, v in self.engine.ledger.balances().items() if a.kind is not AccountKind.CLEARING), D(0))
-        clearing = self.engine.ledger.balance(LedgerAccount.venue(AccountKind.CLEARING, "USD"))
-        assert inside == -clearing
+        for asset in ("USD", "BTC"):
+            balances = self.engine.ledger.balances().items()
+            inside = sum((v for a, v in balances if a.asset == asset and a.kind is not AccountKind.CLEARING), D(0))
+            clearing = self.engine.ledger.balance(LedgerAccount.venue(AccountKind.CLEARING, asset))
+            assert inside == -clearing, asset
         pool = self.engine.ledger.balance(LedgerAccount.venue(AccountKind.FUNDING_POOL, "USD"))
         assert pool == -self.funding
 
