@@ -107,9 +107,9 @@ def test_threshold_trigger_runs_after_the_command_that_crosses_it():
     driver = Driver(_rulebook())
     _multi_account(driver)
     _make_debt(driver, "alice", "USD", D(9000))
-    assert settle_debts(driver.engine) == []  # 9,000 <= 10,000: the pool carries the debt
+    assert settle_debts(driver.engine, driver.engine.ledger.debts) == []  # 9,000 <= 10,000: the pool carries the debt
     _make_debt(driver, "alice", "USD", D(1001))
-    (event,) = settle_debts(driver.engine)
+    (event,) = settle_debts(driver.engine, driver.engine.ledger.debts)
     assert event["reason"] == "threshold" and event["sold_asset"] == "BTC"
     assert driver.balance("alice", "USD") > 0
     assert not driver.engine.ledger.debts

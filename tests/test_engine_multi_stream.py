@@ -234,3 +234,63 @@ def test_the_streams_reach_liquidations_and_auto_exchanges(venue):
         events |= {name for _, names in outcomes for name in names}
     assert liquidations >= 10  # multi-asset pools liquidated
     assert "auto_exchange" in events
+
+
+def _price_walk(seed: int, *, bands: bool, venue: Venue = GENERIC) -> tuple[list[tuple[str, tuple[str, ...]]], int]:
+    """Idle multi-asset accounts while asset prices walk, with small mark moves: only the price
+    bands decide which of them an update checks. Results and the number of liquidations.
+
+    On the generic venue the collateral (BTC) walks; on Binance the settlement asset (USDT, whose
+    debts and requirements the pool counts at its price) walks beside the collateral (USDC)."""
+    engine = Engine(load_rulebook(venue.name), bands=bands)
+    rng = random.Random(seed)
+    outcomes: list[tuple[str, tuple[str, ...]]] = []
+
+    def execute(command: Command) -> None:
+        result = engine.execute(command)
+        outcomes.append((result.code.value, tuple(str(e["event"]) for e in result.events)))
+
+    prices = {venue.collateral: venue.collateral_price}
+    if venue.settlement != "USD":
+        prices[venue.settlement] = D(1)
+    marks = {symbol: start for symbol, (_, _, start) in venue.symbols.items()}
+    for asset, price in prices.items():
+        execute(AssetPrice(f"p-start-{asset}", asset, 1, price))
+    for symbol, mark in marks.items():
+        execute(MarketUpdate(f"m-start-{symbol}", symbol, 1, mark=mark))
+    for n in range(12):
+        account = f"w{n}"
+        units = venue.collateral_units * rng.randint(5, 50)
+        execute(Deposit(f"d{n}", account, venue.collateral, units))
+        execute(SetAssetMode(f"a{n}", account, "multi"))
+        symbol = rng.choice(list(marks))
+        execute(SetLeverage(f"l{n}", account, symbol, D(50)))
+        lot = engine.rulebook.instrument(symbol).lot_size
+        notional = units * venue.collateral_price * rng.randint(20, 45)
+        quantity = (notional / marks[symbol] / lot).to_integral_value() * lot
+        execute(PlaceOrder(f"o{n}", account, symbol, rng.choice(["buy", "sell"]), quantity))
+    for number in range(400):
+        if rng.random() < 0.75:
+            asset = rng.choice(sorted(prices))
+            move = D(rng.randint(-300, 200) if asset == "BTC" else rng.randint(-150, 150)) / 10000
+            prices[asset] = max(D("0.01"), (prices[asset] * (1 + move)).quantize(D("0.0001")))
+            execute(AssetPrice(f"p{number}", asset, 2 + number, prices[asset]))
+        else:
+            symbol = rng.choice(list(marks))
+            marks[symbol] = (marks[symbol] * (1 + D(rng.randint(-50, 50)) / 10000)).quantize(D("0.1"))
+            execute(MarketUpdate(f"m{number}", symbol, 2 + number, mark=marks[symbol]))
+    return outcomes, sum(account.liquidations for account in engine.accounts.values())
+
+
+@pytest.mark.parametrize("venue", [GENERIC, BINANCE], ids=lambda v: v.name)
+def test_price_bands_liquidate_on_the_same_update_as_exact_checks(venue):
+    """Eight walks per venue; dropping a position's requirement, PnL or mark budget from its
+    settlement asset's price exposure makes one of the Binance walks liquidate a step late."""
+    liquidations = 0
+    for seed in range(1, 9):
+        banded, count = _price_walk(seed, bands=True, venue=venue)
+        exact, _ = _price_walk(seed, bands=False, venue=venue)
+        liquidations += count
+        for step, (fast, slow) in enumerate(zip(banded, exact, strict=True)):
+            assert fast == slow, f"seed {seed} step {step}: with bands {fast}, checked exactly {slow}"
+    assert liquidations >= 10  # the walks do bring pools down

@@ -188,10 +188,14 @@ class Engine:
         return Result(command.command_id, code, message)
 
     def accept(self, command: Command, events: list[dict[str, Any]]) -> Result:
-        if self.ledger.debts:  # a multi-asset pool owes: the venue's auto-exchange triggers
+        ledger = self.ledger
+        repriced = ledger.debts and type(command) is AssetPrice  # every debt's worth may have moved
+        if ledger.fresh_debts or repriced:  # a multi-asset pool owes: the venue's auto-exchange triggers
             from crossmargin.engine.exchange import settle_debts
 
-            events += settle_debts(self)
+            candidates = set(ledger.debts) if repriced else ledger.fresh_debts & ledger.debts
+            ledger.fresh_debts = set()
+            events += settle_debts(self, candidates)
         for event in events:  # each handler builds its events fresh for this command
             event["command_id"] = command.command_id
         return Result(command.command_id, ResultCode.ACCEPTED, "", tuple(events))

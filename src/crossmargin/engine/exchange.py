@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.state import AccountState, wallet
+from crossmargin.engine.watch import forget
 from crossmargin.margin.collateral import collateral_value_usd, haircut_amount
 from crossmargin.units import ONE, ZERO, Rounding, div
 
@@ -108,6 +109,8 @@ def cover_debt(
         )
         debt -= proceeds
     engine.post(transfers)
+    if transfers:
+        forget(engine, owner)  # its pool changed: check it exactly at the next update
     return events
 
 
@@ -130,8 +133,9 @@ def _ltv_at_least_one(engine: Engine, account: AccountState) -> bool:
     return debts > 0 and debts >= collateral
 
 
-def settle_debts(engine: Engine) -> list[dict[str, Any]]:
-    """After a command: the venue's auto-exchange triggers, for every wallet now in debt.
+def settle_debts(engine: Engine, candidates: set[LedgerAccount]) -> list[dict[str, Any]]:
+    """After a command: the venue's auto-exchange triggers, for the wallets in debt that it
+    touched (or, after a price update, for every wallet in debt).
 
     A debt above the threshold is covered at once; an account with no position left whose
     debts reach its collateral (LTV >= 1) sells everything it may, and a debt that still remains
@@ -139,7 +143,7 @@ def settle_debts(engine: Engine) -> list[dict[str, Any]]:
     """
     threshold = engine.rulebook.conventions.auto_exchange_threshold_usd
     events: list[dict[str, Any]] = []
-    for debt_wallet in sorted(engine.ledger.debts):
+    for debt_wallet in sorted(candidates):
         account = engine.accounts.get(debt_wallet.owner)
         if account is None or engine.ledger.balance(debt_wallet) >= 0:
             continue

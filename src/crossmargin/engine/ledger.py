@@ -96,6 +96,7 @@ class Ledger:
         # owners whose wallets may carry a debt (multi-asset pools), and the wallets that do now
         self.debt_owners: set[str] = set()
         self.debts: set[LedgerAccount] = set()
+        self.fresh_debts: set[LedgerAccount] = set()  # wallets posted to while in debt, not yet reviewed
 
     def balance(self, account: LedgerAccount) -> Decimal:
         return self._balances.get(account, ZERO)
@@ -133,6 +134,7 @@ class Ledger:
             for account, value in after.items():
                 if value < 0 and account.kind is AccountKind.WALLET:
                     self.debts.add(account)
+                    self.fresh_debts.add(account)
                 else:
                     self.debts.discard(account)
 

@@ -49,16 +49,14 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
 
 
 def check_multi_asset_holders(engine: Engine, asset: str) -> list[dict[str, Any]]:
-    """After a collateral price moves: check every multi-asset account that holds, owes or
-    settles in ``asset`` (their pools are never banded), where the oracle lets it proceed."""
+    """After a collateral price moves: check exactly every multi-asset account whose price band for
+    ``asset`` the new price left (or that has no current bands), where the oracle lets it proceed."""
     events: list[dict[str, Any]] = []
     for account_id in sorted(engine.ledger.debt_owners):
         account = engine.accounts[account_id]
         if not account.positions or not engine.allowed(Action.LIQUIDATE, account.positions):
             continue
-        held = any(a.asset == asset and v != 0 for a, v in engine.ledger.owner_items(account_id))
-        settles = any(engine.rulebook.instrument(s).settlement_asset == asset for s in account.positions)
-        if held or settles:
+        if watch.price_moved_out(engine, account_id, asset, engine.asset_prices[asset]):
             events += _check(engine, account)
     return events
 

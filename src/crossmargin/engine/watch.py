@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 #: Share of a pool's surplus kept out of its bands, to absorb funding without an exact check.
 FUNDING_RESERVE = Decimal("0.1")
 ISOLATED_KEY = "iso:"
+#: Share of a multi-asset pool's surplus set aside for moves of its collateral's USD prices.
+PRICE_RESERVE = Decimal("0.3")
+#: A multi-asset pool's reserve is in USD, so no funding payment or reduction (in a settlement
+#: asset) draws on it: those forget the account, which is then checked exactly.
+MULTI_KEY = "multi"
 #: A heap is swept of stale edges when it holds more than this many per watched account (+ slack).
 STALE_FACTOR = 4
 STALE_SLACK = 1024
@@ -57,6 +62,8 @@ class Watch:
     unwatched: set[str] = field(default_factory=set)  # accounts changed since their last exact check
     # per account, per pool key (settlement asset, or "iso:" + symbol): surplus kept for funding
     reserves: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    # per multi-asset account, per collateral asset: the USD prices between which it stays safe
+    price_bands: dict[str, dict[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
     sequence: int = 0
     sound: bool | None = None  # whether bands are sound under the engine's rulebook (see eligible)
 
@@ -109,15 +116,12 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
     watch.unwatched.discard(account.account_id)
     if not eligible(engine):  # no bands, so no reserves either: every update checks exactly
         return
-    if account.asset_mode == "multi":  # its collateral moves with prices no band follows
-        watch.reserves.pop(account.account_id, None)
-        watch.unwatched.add(account.account_id)
-        return
     account_id = account.account_id
+    multi = account.asset_mode == "multi"
     reserves = watch.reserves[account_id] = {}
     groups = [
         (
-            report.figures.pool.settlement_asset,
+            MULTI_KEY if multi else report.figures.pool.settlement_asset,
             report.figures.margin_balance - report.figures.requirement,
             [f.position for f in report.figures.positions],
         )
@@ -129,19 +133,84 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
         groups.append((ISOLATED_KEY + position.symbol, iso.margin_balance - iso.figures.requirement, [position]))
     for key, available, positions in groups:
         reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
+        if key == MULTI_KEY:
+            _file_multi_asset(engine, evaluation, available - reserves[key], account_id, token)
+            continue
         share = div(available - reserves[key], Decimal(len(positions)), rounding=Rounding.FLOOR)
         for position in positions:
             _file(engine, position, share, account_id, token)
 
 
-def _file(engine: Engine, position: Position, share: Decimal, account_id: str, token: int) -> None:
-    """File one position's band edges (at its mark, which the evaluation priced it at)."""
+def _file_multi_asset(engine: Engine, evaluation: Evaluation, surplus: Decimal, account_id: str, token: int) -> None:
+    """Bands for a multi-asset pool: part of its USD surplus for its marks, part for its assets' prices.
+
+    Each position gets a share in its settlement asset (see :func:`_in_settlement_asset`). Each
+    priced asset gets a price band: a price move ``dP`` changes the asset's USD value by at most
+    ``dP x (1 + ask buffer)`` per unit of its equity, of the requirement it settles and of what
+    the mark bands may still move them by, so the pool stays safe while every price stays inside.
+    """
+    (report,) = [r for r in evaluation.pools if r.figures.positions]
+    valuation = report.figures.pool.valuation
+    assert valuation is not None
+    for_prices = surplus * PRICE_RESERVE if surplus > 0 else ZERO
+    share = div(surplus - for_prices, Decimal(len(report.figures.positions)), rounding=Rounding.FLOOR)
+    exposure: dict[str, Decimal] = {asset: abs(balance) for asset, balance in valuation.balances.items()}
+    for figures in report.figures.positions:
+        position = figures.position
+        units = _in_settlement_asset(engine, share, position)
+        asset = position.settlement_asset
+        exposure[asset] = exposure.get(asset, ZERO) + abs(figures.unrealized_pnl) + figures.requirement + units
+        _file(engine, position, units, account_id, token, both=True)
+    priced = {a: x for a, x in exposure.items() if a != "USD" and x > 0 and a in engine.asset_prices}
+    bands = engine.watch.price_bands[account_id] = {}
+    for asset, units in priced.items():
+        spec = engine.rulebook.collateral(asset)
+        per_price = units * (ONE + (spec.ask_buffer if spec is not None else ZERO))
+        room = div(for_prices, Decimal(len(priced)) * per_price, rounding=Rounding.FLOOR)
+        price = engine.asset_prices[asset]
+        bands[asset] = (price - room, price + room)
+
+
+def price_moved_out(engine: Engine, account_id: str, asset: str, price: Decimal) -> bool:
+    """Whether a new price of ``asset`` may have put the multi-asset account at risk: it has no
+    current bands, or the price left the account's band for that asset."""
+    if not eligible(engine) or account_id not in engine.watch.tokens:
+        return True
+    band = engine.watch.price_bands.get(account_id, {}).get(asset)
+    if band is None:  # no exposure to that asset when the bands were filed
+        return False
+    low, high = band
+    return not low < price < high
+
+
+def _in_settlement_asset(engine: Engine, share_usd: Decimal, position: Position) -> Decimal:
+    """A multi-asset pool's USD budget in units of a position's settlement asset.
+
+    A unit of that asset moves the pool's USD equity by at most its ask rate (price x (1 + ask
+    buffer)): a debt counts in full at the ask, a positive balance at most at the bid after
+    haircut. Requirements are valued at the same ask rate, so dividing by it keeps the band sound.
+    """
+    asset = position.settlement_asset
+    price = ONE if asset == "USD" else engine.asset_prices.get(asset)
+    if price is None:
+        return ZERO  # no band: checked exactly at the next update
+    spec = engine.rulebook.collateral(asset)
+    rate = price * (ONE + (spec.ask_buffer if spec is not None else ZERO))
+    return div(share_usd, rate, rounding=Rounding.FLOOR)
+
+
+def _file(
+    engine: Engine, position: Position, share: Decimal, account_id: str, token: int, *, both: bool = False
+) -> None:
+    """File one position's band edges (at its mark, which the evaluation priced it at). ``both``
+    files both edges even where a favourable move cannot hurt a single-asset pool (a haircut
+    can make a multi-asset pool gain less than its requirement grows)."""
     watch, symbol, mark = engine.watch, position.instrument.symbol, position.mark_price
     slope = _slope(engine, symbol)
     band = _band(position.instrument, slope, mark, position.size, share)
     low, high = band if band is not None else (None, None)
     # no band: file at the mark, so the next update checks the account exactly
-    one_sided = band is not None and _gains_one_way(engine, slope)
+    one_sided = band is not None and not both and _gains_one_way(engine, slope)
     sign = position.side.sign
     if not (one_sided and sign < 0):  # a short never loses surplus as its mark falls
         _push(watch, watch.lows.setdefault(symbol, []), (-(mark if low is None else low), account_id, token))
@@ -196,6 +265,7 @@ def forget(engine: Engine, account_id: str) -> None:
     """Invalidate an account's bands (it will be checked at the next update of its symbols)."""
     engine.watch.tokens.pop(account_id, None)
     engine.watch.reserves.pop(account_id, None)
+    engine.watch.price_bands.pop(account_id, None)
     engine.watch.unwatched.add(account_id)
 
 
