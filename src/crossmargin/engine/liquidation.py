@@ -246,21 +246,27 @@ def _settle(
             transfers.append(Transfer(target, wallet(account.account_id, asset), balance, "isolated_margin_released"))
         events.append({"event": "equity_kept", "account": account.account_id, "asset": asset, "amount": str(balance)})
     elif balance > 0:
-        transfers.append(Transfer(target, insurance, balance, "bankruptcy_settlement"))
-        events.append(
-            {
-                "event": "insurance_fund",
-                "account": account.account_id,
-                "asset": asset,
-                "amount": str(balance),
-                "reason": "equity above bankruptcy",
-            }
-        )
+        transfer, event = equity_to_fund(account.account_id, target, balance)
+        transfers.append(transfer)
+        events.append(event)
     elif balance < 0:
         transfers += cover_deficit(engine, account, target, -balance, fund, events, bankruptcy)
     if target.kind is AccountKind.ISOLATED:
         events.append({"event": "isolated_closed", "account": account.account_id, "symbol": target.symbol})
     return transfers
+
+
+def equity_to_fund(account_id: str, source: LedgerAccount, amount: Decimal) -> tuple[Transfer, dict[str, Any]]:
+    """Equity above the bankruptcy price, taken by the insurance fund in its own asset."""
+    insurance = LedgerAccount.venue(AccountKind.INSURANCE, source.asset)
+    event = {
+        "event": "insurance_fund",
+        "account": account_id,
+        "asset": source.asset,
+        "amount": str(amount),
+        "reason": "equity above bankruptcy",
+    }
+    return Transfer(source, insurance, amount, "bankruptcy_settlement"), event
 
 
 __all__ = ["MarginMode", "check_liquidations"]

@@ -56,8 +56,8 @@ def depth_update(engine: Engine, command: DepthUpdate) -> Result:
 
 
 def asset_price(engine: Engine, command: AssetPrice) -> Result:
-    """A collateral asset's USD price: every multi-asset pool that holds it, owes it or settles
-    in it is revalued, and liquidated if the new price puts it at or below maintenance."""
+    """A collateral asset's USD price: a multi-asset pool whose price band for the asset it
+    leaves is revalued exactly, and liquidated if the new price puts it at or below maintenance."""
     if command.asset not in engine.rulebook.data.assets or command.asset == "USD":
         raise InputError("asset", f"{command.asset} is not a priced asset of {engine.rulebook.venue}")
     if command.price <= 0:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine.exchange import cover_debt, price_of
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.liquidation import bankruptcy_prices, close_positions, cover_deficit
+from crossmargin.engine.liquidation import bankruptcy_prices, close_positions, cover_deficit, equity_to_fund
 from crossmargin.engine.state import BACKING_KINDS, AccountState, wallet
 from crossmargin.units import ZERO, Rounding
 
@@ -83,16 +83,8 @@ def _equity_to_fund(engine: Engine, account: AccountState) -> list[dict[str, Any
             continue
         if price_of(engine, asset) is None or engine.rulebook.collateral(asset) is None:
             continue  # it never backed the pool
-        insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
-        transfers.append(Transfer(ledger_account, insurance, balance, "bankruptcy_settlement"))
-        events.append(
-            {
-                "event": "insurance_fund",
-                "account": account.account_id,
-                "asset": asset,
-                "amount": str(balance),
-                "reason": "equity above bankruptcy",
-            }
-        )
+        transfer, event = equity_to_fund(account.account_id, ledger_account, balance)
+        transfers.append(transfer)
+        events.append(event)
     engine.post(transfers)
     return events
