@@ -75,6 +75,7 @@ def test_the_rules_are_all_shipped():
         "funding-beyond-the-equity",
         "multi-asset-collateral-falls",
         "auto-exchange-at-threshold",
+        "collateral-depeg-liquidates",
     } <= names
 
 

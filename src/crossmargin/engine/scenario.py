@@ -384,7 +384,9 @@ def _display(engine: Engine, step: Step, result: Result) -> dict[str, str]:
             health = _figure(engine, account, asset, "health")
             if isinstance(health, Decimal):
                 figures["health"] = text(health)
-            figures[f"wallet {asset}"] = text(engine.ledger.balance(wallet(account.account_id, asset)))
+            valuation = pool.figures.pool.valuation  # a multi-asset pool: each asset's wallet
+            for shown in sorted(valuation.balances) if valuation is not None else [asset]:
+                figures[f"wallet {shown}"] = text(engine.ledger.balance(wallet(account.account_id, shown)))
         for held in account.positions:
             figures[held] = text(_figure(engine, account, None, f"position.{held}"))
     assets = {label.partition(".")[2] for label, _ in step.expect.figures if label.startswith("insurance.")}
