@@ -21,16 +21,14 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
-from crossmargin.engine import funds
 from crossmargin.engine.codec import KIND_ALIASES, decode_command
 from crossmargin.engine.commands import Command, Result, ResultCode
 from crossmargin.engine.core import Engine
-from crossmargin.engine.ledger import AccountKind, LedgerAccount, LedgerError
-from crossmargin.engine.state import AccountState, wallet
-from crossmargin.margin.evaluate import PoolReport
-from crossmargin.margin.types import Side
+from crossmargin.engine.ledger import LedgerError
+from crossmargin.engine.scenario_figures import display, figure, text
+from crossmargin.engine.state import AccountState
 from crossmargin.rules import load_rulebook
-from crossmargin.units import RATIO_UNIT, ZERO, InputError, Rounding, exact_context, parse_decimal, quantize
+from crossmargin.units import InputError, exact_context, parse_decimal
 
 Executor = Callable[[Command], Result]
 #: ``(operator, value)`` pairs that must all hold: ``equals``, ``above``, ``below``, ``at_least``, ``at_most``.
@@ -281,7 +279,8 @@ def _run_step(engine: Engine, execute: Executor, step: Step) -> StepReport:
         except LedgerError as error:
             failures.append(f"ledger: {error}")
             checks += 1
-        figures = _display(engine, step, result)
+        labels = [label for label, _ in step.expect.figures]
+        figures = display(engine, step.kind, step.command, step.expect.account or "", step.expect.pool, labels, result)
     names = tuple(str(event.get("event")) for event in result.events)
     command_id, code = step.command.command_id, result.code.value
     return StepReport(step.number, command_id, step.kind, code, result.message, names, figures, checks, tuple(failures))
@@ -303,45 +302,6 @@ def _preflight(engine: Engine, scenario: Scenario) -> None:
                 rulebook.instrument(key, field_name=f"{where}.{label}")
 
 
-def _pool_of(engine: Engine, account: AccountState, asset: str | None) -> PoolReport | str:
-    """The pool that figures refer to: the named one, the only one, or the only one holding positions."""
-    pools = engine.evaluate(account).pools
-    if asset is not None:
-        found = [p for p in pools if p.figures.pool.settlement_asset == asset]
-        return found[0] if found else f"account {account.account_id} has no {asset} pool"
-    holding = [p for p in pools if p.figures.positions]
-    if len(pools) == 1 or len(holding) == 1:
-        return pools[0] if len(pools) == 1 else holding[0]
-    names = ", ".join(p.figures.pool.settlement_asset for p in pools) or "none"
-    return f"account {account.account_id} has pools: {names}; name one with pool:"
-
-
-def _figure(engine: Engine, account: AccountState, pool_asset: str | None, label: str) -> Decimal | str:
-    """The engine's current value of one figure, or the reason it has none."""
-    group, _, key = label.partition(".")
-    if group == "wallet":
-        return engine.ledger.balance(wallet(account.account_id, key))
-    if group == "insurance":
-        return engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, key))
-    if group == "position":  # signed: a short is negative, flat is 0
-        held = account.positions.get(key)
-        return ZERO if held is None else (held.size if held.side is Side.LONG else -held.size)
-    pool = _pool_of(engine, account, pool_asset)
-    if isinstance(pool, str):
-        return pool
-    if group == "withdrawable":  # what the engine's own withdrawal check lets leave
-        return funds.withdrawable(engine, account, pool.figures.pool.settlement_asset)
-    conventions = engine.rulebook.conventions
-    if group == "health":
-        value, rounding = pool.figures.health(), Rounding.FLOOR
-    else:  # the venue's own ratio, rounded toward riskier as `crossmargin evaluate` prints it
-        value = pool.figures.margin_ratio(conventions)
-        rounding = Rounding.CEILING if conventions.margin_ratio == "maintenance_over_equity" else Rounding.FLOOR
-    if value is None:
-        return "does not exist (no requirement, or no equity)"
-    return quantize(value, RATIO_UNIT, rounding=rounding)
-
-
 def _failures(engine: Engine, step: Step, result: Result) -> list[str]:
     """Every expectation of the step that does not hold, one line each."""
     expect = step.expect
@@ -352,7 +312,7 @@ def _failures(engine: Engine, step: Step, result: Result) -> list[str]:
     # an account the engine never saw reads as empty; it is not created here
     account = engine.accounts.get(expect.account or "") or AccountState(expect.account or "")
     for label, bounds in expect.figures:
-        value = _figure(engine, account, expect.pool, label)
+        value = figure(engine, account, expect.pool, label)
         if isinstance(value, str):
             failures.append(f"{label}: {value}")
             continue
@@ -368,36 +328,3 @@ def _failures(engine: Engine, step: Step, result: Result) -> list[str]:
         if name not in happened:
             failures.append(f"events: no {name} (happened: {', '.join(dict.fromkeys(happened)) or 'none'})")
     return failures
-
-
-def _display(engine: Engine, step: Step, result: Result) -> dict[str, str]:
-    """Key figures after the step: the subject account's health, wallet and positions, or the mark."""
-    figures: dict[str, str] = {}
-    symbol = getattr(step.command, "symbol", None)
-    if step.kind == "market_update" and symbol in engine.markets:
-        figures[f"mark {symbol}"] = text(engine.markets[symbol].mark)
-    account = engine.accounts.get(step.expect.account or "")
-    if account is not None:
-        pool = _pool_of(engine, account, step.expect.pool)
-        if isinstance(pool, PoolReport):
-            asset = pool.figures.pool.settlement_asset
-            health = _figure(engine, account, asset, "health")
-            if isinstance(health, Decimal):
-                figures["health"] = text(health)
-            valuation = pool.figures.pool.valuation  # a multi-asset pool: each asset's wallet
-            for shown in sorted(valuation.balances) if valuation is not None else [asset]:
-                figures[f"wallet {shown}"] = text(engine.ledger.balance(wallet(account.account_id, shown)))
-        for held in account.positions:
-            figures[held] = text(_figure(engine, account, None, f"position.{held}"))
-    assets = {label.partition(".")[2] for label, _ in step.expect.figures if label.startswith("insurance.")}
-    assets |= {str(e["asset"]) for e in result.events if e.get("event") == "insurance_fund"}
-    for asset in sorted(assets):
-        figures[f"insurance {asset}"] = text(engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, asset)))
-    return figures
-
-
-def text(value: Decimal | str | None) -> str:
-    """Plain decimal text without trailing zeros (``9950``, ``12.5``), for messages and tables."""
-    if not isinstance(value, Decimal):
-        return str(value)
-    return "0" if value.is_zero() else format(value.normalize(), "f")
