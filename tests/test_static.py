@@ -30,3 +30,22 @@ def test_ruff_format_is_clean():
 def test_mypy_is_clean_and_strict_on_exact_layers():
     result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: DESIGN "Layers": each package may import its own layer and the ones below, never one above.
+LAYER_RANK = {"units": 0, "rules": 1, "margin": 2, "engine": 3, "store": 4, "risk": 5, "cli": 6}
+
+
+def test_lower_layers_never_import_upper_ones():
+    import ast
+
+    source = Path(__file__).resolve().parents[1] / "src" / "crossmargin"
+    found = []
+    for layer, rank in LAYER_RANK.items():
+        for path in sorted((source / layer).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("crossmargin."):
+                    target = node.module.split(".")[1]
+                    if LAYER_RANK.get(target, -1) > rank:
+                        found.append(f"{path.relative_to(source)} imports {node.module}")
+    assert not found, found
