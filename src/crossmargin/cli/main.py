@@ -13,6 +13,7 @@ from rich.console import Console
 from crossmargin import __version__
 from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.render import render_evaluation
 from crossmargin.cli.run import HELP as RUN_HELP
 from crossmargin.cli.run import run
@@ -30,6 +31,7 @@ app.add_typer(venues_app, name="venues")
 app.command(name="run", help=RUN_HELP)(run)
 app.command(name="replay")(store_commands.replay)
 app.command(name="inspect")(store_commands.inspect)
+app.command(name="montecarlo")(montecarlo)
 
 
 def _print_version(value: bool) -> None:

@@ -22,6 +22,7 @@ from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.types import MarginMode, Position, Side
 from crossmargin.risk.book import F64, I64, Book
+from crossmargin.risk.kernel import position_terms
 from crossmargin.units import InputError
 
 #: Relative distance of health from 1 within which the float verdict is confirmed exactly.
@@ -72,28 +73,11 @@ def _remark(
         requirement = 0.0
         for row in range(account_start[account], account_start[account + 1]):
             i = instrument[row]
-            price = prices[i]
-            size = signed_size[row]
-            quantity = abs(size)
-            if inverse[i]:
-                face = quantity * contract_size[i]
-                notional = face / price
-                pnl = face / entry[row] - notional if size > 0 else notional - face / entry[row]
-            else:
-                notional = quantity * price
-                pnl = size * (price - entry[row])
-            code = basis[i]
-            key = notional if code == 0 else (quantity if code == 1 else quantity / contract_size[i])
-            tier = tier_start[i]
-            last = tier_start[i + 1] - 1
-            if cap_inclusive[i]:
-                while tier < last and tier_floor[tier + 1] < key:
-                    tier += 1
-            else:
-                while tier < last and tier_floor[tier + 1] <= key:
-                    tier += 1
-            maintenance = max(notional * tier_mmr[tier] - tier_amount[tier], 0.0)
-            requirement += maintenance + notional * fee_rate[i] + fixed_fee[row]
+            _, pnl, required = position_terms(
+                prices[i], signed_size[row], entry[row], inverse[i], contract_size[i], basis[i], cap_inclusive[i],
+                fee_rate[i], fixed_fee[row], tier_start[i], tier_start[i + 1] - 1, tier_floor, tier_mmr, tier_amount,
+            )  # fmt: skip
+            requirement += required
             if pnl < 0.0 or profit_counts:
                 margin += pnl
         margin_out[account] = margin

@@ -1,0 +1,139 @@
+"""``crossmargin montecarlo``: the probability that the cross pool is liquidated within a horizon."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from crossmargin.cli.errors import input_errors_exit
+from crossmargin.margin.account import load_account
+from crossmargin.units import InputError
+
+UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def parse_hours(text: str, field: str) -> int:
+    """``30d``, ``1h``, ``2w`` as whole hours (the model's step is at least an hour)."""
+    match = re.fullmatch(r"(\d+)([hdw])", text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise InputError(field, f"must be a whole number of hours, days or weeks such as 1h, 30d, 2w; got {text!r}")
+    return int(match.group(1)) * UNIT_HOURS[match.group(2)]
+
+
+def parse_vols(text: str | None) -> dict[str, float]:
+    """``BTC=0.8,ETH=0.9``: annualised volatilities."""
+    vols: dict[str, float] = {}
+    for item in filter(None, (text or "").split(",")):
+        asset, _, value = item.partition("=")
+        vols[asset.strip()] = _number(value, f"vol.{asset.strip()}")
+    return vols
+
+
+def parse_correlations(text: str | None) -> dict[tuple[str, str], float]:
+    """``BTC:ETH=0.8,BTC:SOL=0.7``."""
+    pairs: dict[tuple[str, str], float] = {}
+    for item in filter(None, (text or "").split(",")):
+        names, _, value = item.partition("=")
+        first, _, second = names.partition(":")
+        if not first or not second:
+            raise InputError("corr", f"pairs are written A:B=value, got {item!r}")
+        pairs[(first.strip(), second.strip())] = _number(value, f"corr.{names.strip()}")
+    return pairs
+
+
+def _number(text: str, field: str) -> float:
+    try:
+        value = float(Decimal(text.strip()))
+    except ArithmeticError:
+        raise InputError(field, f"is not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise InputError(field, f"must be finite, got {text!r}")
+    return value
+
+
+def decimal_text(value: float) -> str:
+    """A float as a plain decimal string (its shortest round-trip form, no exponent)."""
+    return format(Decimal(repr(value)), "f")
+
+
+@input_errors_exit
+def montecarlo(
+    account: Annotated[Path, typer.Argument(help="Account JSON file.")],
+    model: Annotated[str, typer.Option("--model", help="bootstrap (default), student-t or gaussian.")] = "bootstrap",
+    horizon: Annotated[str, typer.Option("--horizon", help="How far ahead: 30d, 12h, 2w.")] = "30d",
+    step: Annotated[str, typer.Option("--step", help="Step between checks: 1h, 8h, 1d.")] = "1h",
+    paths: Annotated[int, typer.Option("--paths", help="Number of simulated paths.")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same paths.")] = 0,
+    vol: Annotated[str | None, typer.Option("--vol", help="Annualised vols, BTC=0.8,ETH=0.9 (gaussian).")] = None,
+    corr: Annotated[str | None, typer.Option("--corr", help="Correlations, BTC:ETH=0.8 (gaussian).")] = None,
+    drift: Annotated[str, typer.Option("--drift", help="Annual mean of the gaussian log returns.")] = "0",
+    funding_rate: Annotated[
+        str | None, typer.Option("--funding-rate", help="Rate per funding interval (default: the rulebook's; 0: off).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
+) -> None:
+    """Probability that the account's cross pool is liquidated within the horizon, with its standard
+    error, the distribution of its lowest health and the expected shortfall of its equity."""
+    from crossmargin.risk.models import build_model
+    from crossmargin.risk.montecarlo import ES_LEVEL, pool_of, simulate
+
+    horizon_hours, step_hours = parse_hours(horizon, "horizon"), parse_hours(step, "step")
+    if horizon_hours % step_hours:
+        raise InputError("step", f"must divide the horizon ({horizon} is not a whole number of {step})")
+    if paths < 1:
+        raise InputError("paths", f"must be at least 1, got {paths}")
+    rate = None if funding_rate is None else _number(funding_rate, "funding-rate")
+    pool = pool_of(load_account(account), rate)
+    chosen = build_model(
+        model,
+        list(pool.assets),
+        step_hours,
+        vols=parse_vols(vol),
+        correlations=parse_correlations(corr) or None,
+        drift=_number(drift, "drift"),
+    )
+    steps = horizon_hours // step_hours
+    with Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} paths"),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=True, disable=as_json,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("paths", total=paths)
+        result = simulate(
+            pool, chosen, steps=steps, paths=paths, seed=seed, on_chunk=lambda n: progress.advance(task, n)
+        )
+    document: dict[str, Any] = {
+        "liquidation_probability": decimal_text(result.liquidation_probability),
+        "standard_error": decimal_text(result.standard_error),
+        "min_health_quantiles": {q: decimal_text(v) for q, v in result.min_health_quantiles().items()},
+        "expected_shortfall": decimal_text(result.expected_shortfall()),
+        "expected_shortfall_level": decimal_text(ES_LEVEL),
+        "start_equity": decimal_text(result.start_equity),
+        "model": model,
+        "assets": list(pool.assets),
+        "paths": paths,
+        "steps": steps,
+        "step_hours": step_hours,
+        "horizon_hours": horizon_hours,
+        "seed": seed,
+    }
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    table = Table(title=f"{account} · {model}, {horizon} in {step} steps, {paths:,} paths, seed {seed}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("liquidation probability", f"{result.liquidation_probability:.4%}")
+    table.add_row("standard error", f"{result.standard_error:.4%}")
+    for q, v in result.min_health_quantiles().items():
+        table.add_row(f"lowest health, {float(q):.0%} quantile", f"{v:.4f}")
+    table.add_row(f"expected shortfall of equity ({ES_LEVEL:.0%})", f"{result.expected_shortfall():,.2f}")
+    Console().print(table)
