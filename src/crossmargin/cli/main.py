@@ -17,6 +17,7 @@ from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.render import render_evaluation
 from crossmargin.cli.run import HELP as RUN_HELP
 from crossmargin.cli.run import run
+from crossmargin.cli.stress import stress
 from crossmargin.cli.venues import venues_app
 from crossmargin.margin import account_from_json, evaluate_account, evaluation_to_json, load_account
 
@@ -32,6 +33,7 @@ app.command(name="run", help=RUN_HELP)(run)
 app.command(name="replay")(store_commands.replay)
 app.command(name="inspect")(store_commands.inspect)
 app.command(name="montecarlo")(montecarlo)
+app.command(name="stress")(stress)
 
 
 def _print_version(value: bool) -> None:

@@ -35,6 +35,7 @@ COMMAND_TYPES: dict[str, type[c.Command]] = {
         c.Unstake,
         c.SetAssetMode,
         c.AssetPrice,
+        c.ImportPosition,
     )
 }
 #: snake_case names accepted in scenario files and the API (``place_order`` for PlaceOrder).

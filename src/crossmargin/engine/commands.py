@@ -151,6 +151,21 @@ class PlaceOrder(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class ImportPosition(Command):
+    """Bring an existing position into the engine as it stands: no fill, no fee, no check against
+    initial margin (a copy of a real account, or of one to stress). Isolated margin comes from the
+    wallet. The symbol needs a mark; an account the import leaves liquidatable is liquidated."""
+
+    account: str
+    symbol: str
+    side: str  # long | short
+    size: Decimal
+    entry_price: Decimal
+    margin_mode: str = "cross"  # cross | isolated
+    isolated_margin: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CancelOrder(Command):
     account: str
     order_id: str

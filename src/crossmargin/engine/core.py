@@ -24,6 +24,7 @@ from crossmargin.engine.commands import (
     Command,
     Deposit,
     DepthUpdate,
+    ImportPosition,
     MarketUpdate,
     PlaceOrder,
     Result,
@@ -90,13 +91,14 @@ class Engine:
             Stake: functools.partial(funds.stake, self),
             Unstake: functools.partial(funds.unstake, self),
         }
-        from crossmargin.engine import market, trading
+        from crossmargin.engine import imports, market, trading
 
         self._handlers[PlaceOrder] = functools.partial(trading.place_order, self)
         self._handlers[MarketUpdate] = functools.partial(market.market_update, self)
         self._handlers[SettleFunding] = functools.partial(market.settle_funding, self)
         self._handlers[DepthUpdate] = functools.partial(market.depth_update, self)
         self._handlers[AssetPrice] = functools.partial(market.asset_price, self)
+        self._handlers[ImportPosition] = functools.partial(imports.import_position, self)
 
     # -- the one entry point -------------------------------------------------------------
 

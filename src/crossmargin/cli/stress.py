@@ -1,0 +1,99 @@
+"""``crossmargin stress``: replay market paths through the engine on a copy of the account."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crossmargin.cli.errors import input_errors_exit
+from crossmargin.margin.account import load_account
+from crossmargin.units import RATIO_UNIT, InputError, Rounding, parse_decimal, quantize
+
+DEFAULT_MOVES = ("-0.1", "-0.2", "-0.3")
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    """A health as `crossmargin evaluate` prints it: rounded down to 1e-8."""
+    return None if value is None else format(quantize(value, RATIO_UNIT, rounding=Rounding.FLOOR), "f")
+
+
+def report_to_json(report: Any) -> dict[str, Any]:
+    """One scenario's figures, every number a decimal string (``null`` where none exists)."""
+    return {
+        "name": report.scenario,
+        "equity_before": _text(report.equity_before),
+        "equity_after": _text(report.equity_after),
+        "loss": _text(report.loss),
+        "min_health": _ratio(report.min_health),
+        "health_path": [_ratio(h) for h in report.health_path],
+        "liquidated": report.liquidated,
+        "liquidated_at_step": report.liquidated_at_step,
+        "liquidated_at_hours": _text(report.liquidated_at_hours),
+        "bad_debt": _text(report.bad_debt),
+    }
+
+
+@input_errors_exit
+def stress(
+    account: Annotated[Path, typer.Argument(help="Account JSON file.")],
+    uniform: Annotated[
+        list[str] | None, typer.Option("--uniform", help="A move of every asset, -0.2 = 20 % down (repeatable).")
+    ] = None,
+    beta: Annotated[
+        list[str] | None, typer.Option("--beta", help="A BTC move, each asset scaled by its beta (repeatable).")
+    ] = None,
+    scenario: Annotated[list[Path] | None, typer.Option("--scenario", help="A scenario file (repeatable).")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Hourly steps a uniform or beta move takes.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
+) -> None:
+    """Equity before and after, the path of health, whether and when the account is liquidated (as the
+    venue runs it, through the engine), the loss and the bad debt, per scenario. With no scenario
+    given: uniform and beta-scaled moves of -10 %, -20 % and -30 %."""
+    from crossmargin.risk.scenarios import beta_scaled, load_scenario_file
+    from crossmargin.risk.scenarios import uniform as uniform_move
+    from crossmargin.risk.stress import run_stress
+
+    if steps < 1:
+        raise InputError("steps", f"must be at least 1, got {steps}")
+    snapshot = load_account(account)
+    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
+    if not assets:
+        raise InputError("positions", "there is nothing to stress: the account holds no position")
+    chosen = []
+    if not (uniform or beta or scenario):
+        uniform, beta = list(DEFAULT_MOVES), list(DEFAULT_MOVES)
+    for text in uniform or []:
+        chosen.append(uniform_move(assets, parse_decimal(text, field="uniform"), steps))
+    for text in beta or []:
+        chosen.append(beta_scaled(assets, parse_decimal(text, field="beta"), steps))
+    chosen += [load_scenario_file(path) for path in scenario or []]
+    reports = [run_stress(snapshot, item) for item in chosen]
+    if as_json:
+        typer.echo(json.dumps({"account": str(account), "scenarios": [report_to_json(r) for r in reports]}, indent=2))
+        return
+    table = Table(title=f"{account} · stress through the engine")
+    for column in ("scenario", "equity before", "equity after", "lowest health", "liquidated", "loss", "bad debt"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for report in reports:
+        when = f"step {report.liquidated_at_step} ({report.liquidated_at_hours} h)" if report.liquidated else "no"
+        lowest = report.min_health
+        table.add_row(
+            report.scenario,
+            f"{report.equity_before:,.2f}",
+            f"{report.equity_after:,.2f}",
+            "--" if lowest is None else f"{lowest:.4f}",
+            when,
+            f"{report.loss:,.2f}",
+            f"{report.bad_debt:,.2f}",
+        )
+    Console().print(table)

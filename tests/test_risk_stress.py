@@ -1,0 +1,130 @@
+"""Stress through the engine on a copy of the account: the liquidation as the venue runs it."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crossmargin.cli.main import app
+from crossmargin.margin.account import parse_account
+from crossmargin.margin.evaluate import evaluate_account
+from crossmargin.risk.scenarios import beta_scaled, betas, parse_scenario, uniform
+from crossmargin.risk.stress import StressScenario, StressStep, run_stress
+from crossmargin.units import InputError
+
+# scenarios/correlated-crash.yaml's account: two longs, each liquidation price ~19.8 % away
+TWO_LONGS = {
+    "venue": "generic",
+    "balances": {"USD": "10780"},
+    "positions": [
+        {"symbol": "BTC-PERP", "side": "long", "size": "1", "entry_price": "50000", "mark_price": "50000",
+         "leverage": "20"},
+        {"symbol": "ETH-PERP", "side": "long", "size": "20", "entry_price": "2500", "mark_price": "2500",
+         "leverage": "20"},
+    ],
+}  # fmt: skip
+
+
+def test_a_uniform_move_liquidates_exactly_past_the_accounts_liquidation_move():
+    """One margin implementation: the engine liquidates the copy where `evaluate` says the pool's
+    uniform liquidation move lies (-9.88 % here), and not a little before it."""
+    snapshot = parse_account(TWO_LONGS)
+    (pool,) = evaluate_account(snapshot).pools
+    move = pool.move.down
+    assert move is not None and D("-0.0989") < move < D("-0.0987")
+    short_of_it = run_stress(snapshot, uniform(["BTC", "ETH"], move + D("0.0005"), 1))
+    past_it = run_stress(snapshot, uniform(["BTC", "ETH"], move - D("0.0005"), 1))
+    assert not short_of_it.liquidated and short_of_it.min_health is not None and short_of_it.min_health > 1
+    assert past_it.liquidated and past_it.liquidated_at_step == 1
+    assert past_it.min_health is not None and past_it.min_health <= 1
+    # neither position's own liquidation price (~19.8 % away) came near: the pool went as one
+    assert past_it.equity_after == 0 and past_it.loss == past_it.equity_before
+
+
+def test_a_thin_book_turns_a_liquidation_into_bad_debt():
+    snapshot = parse_account(TWO_LONGS)
+    path = uniform(["BTC", "ETH"], D("-0.12"), 4).steps
+    normal = run_stress(snapshot, StressScenario("normal book", path))
+    thin = run_stress(
+        snapshot, StressScenario("book at 0.1 %", tuple(StressStep(s.hours, s.moves, depth=D("0.001")) for s in path))
+    )
+    assert normal.liquidated and thin.liquidated
+    assert thin.bad_debt > normal.bad_debt  # the fills walk far past the bankruptcy price
+
+
+def test_funding_alone_can_liquidate_and_a_frozen_mark_holds():
+    snapshot = parse_account(TWO_LONGS)
+    spike = parse_scenario(
+        {"name": "funding spike", "steps": [{"hours": "8", "funding": {"BTC": "0.1", "ETH": "0.1"}}]}
+    )
+    report = run_stress(snapshot, spike)
+    # 10 % of 100,000 of notional leaves 780 against 1,000 of maintenance, the marks unmoved
+    assert report.liquidated and report.liquidated_at_step == 1
+    assert report.min_health is not None and report.min_health <= 1  # the health the funding left
+    frozen = parse_scenario(
+        {"name": "frozen", "steps": [{"hours": "1", "moves": {"BTC": "-0.2", "ETH": "-0.2"}, "frozen": ["BTC", "ETH"]}]}
+    )
+    held = run_stress(snapshot, frozen)
+    assert not held.liquidated and held.equity_after == held.equity_before
+
+
+def test_a_collateral_depeg_liquidates_a_multi_asset_pool():
+    account = {
+        "venue": "binance-usdm",
+        "asset_mode": "multi",
+        "balances": {"USDC": "10000"},
+        "prices": {"USDT": "1", "USDC": "1"},
+        "positions": [
+            {"symbol": "BTCUSDT", "side": "long", "size": "14", "entry_price": "50000", "mark_price": "49700",
+             "leverage": "75"},
+        ],
+    }  # fmt: skip
+    snapshot = parse_account(account)
+    depeg = parse_scenario({"name": "USDC at 0.75", "steps": [{"hours": "1", "prices": {"USDC": "0.75"}}]})
+    report = run_stress(snapshot, depeg)
+    assert report.liquidated
+    assert any(e["event"] == "auto_exchange" for e in report.events)
+
+
+def test_betas_come_from_the_shipped_history_and_scale_the_move():
+    found = betas(["BTC", "ETH", "ADA"])
+    assert found["BTC"] == 1 and found["ETH"] > 1 and found["ADA"] > 1
+    scenario = beta_scaled(["BTC", "ETH"], D("-0.2"), 2)
+    last = scenario.steps[-1].moves
+    assert last["BTC"] == D("-0.2") and last["ETH"] < last["BTC"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"steps": [{"hours": "1"}]}, "name"),
+        ({"name": "x", "steps": []}, "steps"),
+        ({"name": "x", "steps": [{"hours": "1", "moves": {"BTC": "-1.5"}}]}, r"steps\[0\]\.moves\.BTC"),
+        ({"name": "x", "steps": [{"hours": "1", "moves": {"BTC": 0.5}}]}, r"steps\[0\]\.moves\.BTC"),
+        ({"name": "x", "steps": [{"hours": "2"}, {"hours": "1"}]}, r"steps\[1\]\.hours"),
+        ({"name": "x", "steps": [{"hours": "1", "crash": "yes"}]}, r"steps\[0\]\.crash"),
+        ({"name": "x", "colour": "red", "steps": [{"hours": "1"}]}, "colour"),
+    ],
+)
+def test_bad_scenario_files_name_the_field(raw, field):
+    with pytest.raises(InputError, match=field):
+        parse_scenario(raw)
+
+
+def test_command_line(tmp_path: Path):
+    account = tmp_path / "two.json"
+    account.write_text(json.dumps(TWO_LONGS))
+    result = CliRunner().invoke(app, ["stress", str(account), "--uniform", "-0.1", "--steps", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)["scenarios"]
+    assert report["liquidated"] is True and report["liquidated_at_step"] == 5
+    assert len(report["health_path"]) == 6 and report["bad_debt"] == "0"
+    overridden = json.loads(json.dumps(TWO_LONGS))
+    overridden["positions"][0]["mmr"] = "0.02"
+    account.write_text(json.dumps(overridden))
+    refused = CliRunner().invoke(app, ["stress", str(account)])
+    assert refused.exit_code == 2 and "positions[0].mmr" in refused.output
