@@ -263,3 +263,29 @@ def test_state_hash_covers_every_market_field_and_the_clock(engine, update):
     before = engine.state_hash()
     assert engine.execute(update).code.accepted
     assert engine.state_hash() != before
+
+
+def test_import_position_brings_a_position_in_as_it_stands(engine):
+    from crossmargin.engine.commands import ImportPosition
+
+    imported = engine.execute(ImportPosition("i1", "alice", "BTC-PERP", "long", D("0.5"), D("48000")))
+    assert imported.code.accepted and [e["event"] for e in imported.events] == ["position_imported"]
+    position = engine.accounts["alice"].positions["BTC-PERP"]
+    assert (position.size, position.entry_price) == (D("0.5"), D(48000))
+    assert engine.ledger.balance(wallet("alice", "USD")) == D(10000)  # no fee, no fill
+    assert _code(engine, ImportPosition("i2", "alice", "BTC-PERP", "long", D(1), D(1))) is ResultCode.POSITION_OPEN
+    assert _code(engine, ImportPosition("i3", "alice", "NOPE", "long", D(1), D(1))) is ResultCode.UNKNOWN_SYMBOL
+    assert _code(engine, ImportPosition("i4", "alice", "ETH-PERP", "long", D(1), D(1))) is ResultCode.NO_MARK_PRICE
+    bad_side = ImportPosition("i5", "bob", "BTC-PERP", "up", D(1), D(1))
+    assert _code(engine, bad_side) is ResultCode.INVALID_ARGUMENT
+    too_much = ImportPosition("i6", "bob", "BTC-PERP", "short", D(1), D(50000), "isolated", D(500))
+    assert _code(engine, too_much) is ResultCode.INSUFFICIENT_BALANCE  # bob's wallet holds nothing
+
+
+def test_an_imported_account_already_under_water_is_liquidated_at_once(engine):
+    from crossmargin.engine.commands import ImportPosition
+
+    result = engine.execute(ImportPosition("i1", "alice", "BTC-PERP", "long", D(2), D(55000)))  # -10,000 at 50,000
+    assert result.code.accepted
+    assert "liquidation_started" in [e["event"] for e in result.events]
+    assert "BTC-PERP" not in engine.accounts["alice"].positions
