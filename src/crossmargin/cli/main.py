@@ -14,6 +14,7 @@ from crossmargin import __version__
 from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.montecarlo import montecarlo
+from crossmargin.cli.regime import regime
 from crossmargin.cli.render import render_evaluation
 from crossmargin.cli.run import HELP as RUN_HELP
 from crossmargin.cli.run import run
@@ -34,6 +35,7 @@ app.command(name="replay")(store_commands.replay)
 app.command(name="inspect")(store_commands.inspect)
 app.command(name="montecarlo")(montecarlo)
 app.command(name="stress")(stress)
+app.command(name="regime")(regime)
 
 
 def _print_version(value: bool) -> None:

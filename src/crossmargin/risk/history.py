@@ -30,16 +30,21 @@ class HourlyHistory:
 
     def joint(self, assets: list[str], *, field: str = "assets") -> F64:
         """Hourly log returns of ``assets`` over the hours where all of them trade (rows x assets)."""
+        return self.joint_with_hours(assets, field=field)[1]
+
+    def joint_with_hours(self, assets: list[str], *, field: str = "assets") -> tuple[npt.NDArray[np.int64], F64]:
+        """As :meth:`joint`, with the hour each return ends at (hours since 1970-01-01 UTC)."""
         missing = [a for a in assets if a not in self.assets]
         if missing:
             known = ", ".join(self.assets)
             raise InputError(field, f"no price history for {missing[0]} (the shipped history has {known})")
         columns = self.closes[:, [self.assets.index(a) for a in assets]].astype(np.float64)
         returns = np.diff(np.log(columns), axis=0)
-        rows: F64 = returns[np.all(np.isfinite(returns), axis=1)]
+        keep = np.all(np.isfinite(returns), axis=1)
+        rows: F64 = returns[keep]
         if len(rows) < 24 * 30:
             raise InputError(field, f"fewer than 30 days of joint history for {', '.join(assets)}")
-        return rows
+        return self.hours[1:][keep], rows
 
 
 @functools.cache
