@@ -40,6 +40,7 @@ def report_to_json(report: Any) -> dict[str, Any]:
         "liquidated_at_step": report.liquidated_at_step,
         "liquidated_at_hours": _text(report.liquidated_at_hours),
         "bad_debt": _text(report.bad_debt),
+        "liquidated_in_blackout": report.liquidated_in_blackout,
     }
 
 
@@ -53,13 +54,16 @@ def stress(
         list[str] | None, typer.Option("--beta", help="A BTC move, each asset scaled by its beta (repeatable).")
     ] = None,
     scenario: Annotated[list[Path] | None, typer.Option("--scenario", help="A scenario file (repeatable).")] = None,
+    incident: Annotated[
+        list[str] | None, typer.Option("--incident", help="An incident of the library, or all (repeatable).")
+    ] = None,
     steps: Annotated[int, typer.Option("--steps", help="Hourly steps a uniform or beta move takes.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
 ) -> None:
     """Equity before and after, the path of health, whether and when the account is liquidated (as the
     venue runs it, through the engine), the loss and the bad debt, per scenario. With no scenario
     given: uniform and beta-scaled moves of -10 %, -20 % and -30 %."""
-    from crossmargin.risk.scenarios import beta_scaled, load_scenario_file
+    from crossmargin.risk.scenarios import beta_scaled, incidents, load_scenario_file
     from crossmargin.risk.scenarios import uniform as uniform_move
     from crossmargin.risk.stress import run_stress
 
@@ -70,13 +74,14 @@ def stress(
     if not assets:
         raise InputError("positions", "there is nothing to stress: the account holds no position")
     chosen = []
-    if not (uniform or beta or scenario):
+    if not (uniform or beta or scenario or incident):
         uniform, beta = list(DEFAULT_MOVES), list(DEFAULT_MOVES)
     for text in uniform or []:
         chosen.append(uniform_move(assets, parse_decimal(text, field="uniform"), steps))
     for text in beta or []:
         chosen.append(beta_scaled(assets, parse_decimal(text, field="beta"), steps))
     chosen += [load_scenario_file(path) for path in scenario or []]
+    chosen += incidents(incident or [])
     reports = [run_stress(snapshot, item) for item in chosen]
     if as_json:
         typer.echo(json.dumps({"account": str(account), "scenarios": [report_to_json(r) for r in reports]}, indent=2))
@@ -86,6 +91,7 @@ def stress(
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for report in reports:
         when = f"step {report.liquidated_at_step} ({report.liquidated_at_hours} h)" if report.liquidated else "no"
+        when += " (locked out)" if report.liquidated_in_blackout else ""
         lowest = report.min_health
         table.add_row(
             report.scenario,

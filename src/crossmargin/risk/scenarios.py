@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,12 @@ from crossmargin.risk.history import load_history
 from crossmargin.risk.stress import StressScenario, StressStep
 from crossmargin.units import InputError, parse_decimal
 
-FILE_KEYS = {"name", "description", "sources", "data", "steps"}
-STEP_KEYS = {"hours", "moves", "funding", "prices", "depth", "frozen", "note"}
+FILE_KEYS = {"name", "description", "sources", "data", "data_files", "steps"}
+STEP_KEYS = {"hours", "moves", "funding", "prices", "depth", "frozen", "blackout", "note"}
+INCIDENTS = (
+    "march-2020", "may-2021", "luna-2022", "mango-2022", "ftx-2022",
+    "hyperliquid-eth-whale-2025", "jelly-2025", "binance-october-2025",
+)  # fmt: skip
 
 
 def uniform(assets: list[str], move: Decimal, steps: int) -> StressScenario:
@@ -109,6 +114,9 @@ def _step(raw: Any, where: str) -> StressStep:
     if not isinstance(frozen, list) or not all(isinstance(a, str) for a in frozen):
         raise InputError(f"{where}.frozen", "must be a list of assets")
     depth = raw.get("depth")
+    blackout = raw.get("blackout", False)
+    if not isinstance(blackout, bool):
+        raise InputError(f"{where}.blackout", "must be true or false")
     return StressStep(
         hours=parse_decimal(raw.get("hours"), field=f"{where}.hours", non_negative=True),
         moves=moves,
@@ -116,4 +124,19 @@ def _step(raw: Any, where: str) -> StressStep:
         prices=numbers("prices", positive=True),
         depth=None if depth is None else parse_decimal(depth, field=f"{where}.depth", positive=True),
         frozen=frozenset(frozen),
+        blackout=blackout,
     )
+
+
+def load_incident(name: str) -> StressScenario:
+    """One file of the incident library (``all`` is expanded by :func:`incidents`)."""
+    if name not in INCIDENTS:
+        raise InputError("incident", f"unknown incident {name!r} (known: all, {', '.join(INCIDENTS)})")
+    text = resources.files("crossmargin.risk.incidents").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_scenario(yaml.safe_load(text), source=name)
+
+
+def incidents(names: list[str]) -> list[StressScenario]:
+    """The named incidents, or the whole library for ``all``."""
+    chosen = list(INCIDENTS) if "all" in names else names
+    return [load_incident(name) for name in chosen]

@@ -7,8 +7,9 @@ copied into a fresh engine (its balances deposited, its positions imported as th
 every step goes through the engine's own commands. So liquidation happens as the venue runs it:
 its trigger, its style (full, reduce-until-compliant, tier step-down, chunks), fills through
 the thinned book, the fee, the insurance fund. The report gives the path of health, whether and
-when the account was liquidated, the equity before and after, and the bad debt the fund (or the
-venue) took.
+when the account was liquidated (and whether the user was locked out then), the equity before
+and after, and the bad debt the fund (or the venue) took. Moves and prices of assets the account
+does not hold, or the venue does not list, describe the market and leave the account alone.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class StressStep:
     prices: dict[str, Decimal] = field(default_factory=dict)
     depth: Decimal | None = None
     frozen: frozenset[str] = frozenset()
+    blackout: bool = False  # the user's commands would be refused now (a passive copy places none)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class StressReport:
     liquidated_at_hours: Decimal | None
     bad_debt: Decimal
     events: list[dict[str, Any]] = field(default_factory=list)
+    liquidated_in_blackout: bool = False  # liquidated while the user could not act
 
     @property
     def loss(self) -> Decimal:
@@ -170,6 +173,7 @@ def run_stress(snapshot: AccountSnapshot, scenario: StressScenario) -> StressRep
             report.bad_debt += _bad_debt(events)
             if report.liquidated_at_step is None and any(e["event"] == "liquidation_started" for e in events):
                 report.liquidated, report.liquidated_at_step, report.liquidated_at_hours = True, number, step.hours
+                report.liquidated_in_blackout = step.blackout
         report.equity_after = equity(engine)
         return report
 
@@ -213,7 +217,10 @@ class _Path:
     def apply(self, engine: Engine, step: StressStep, number: int) -> list[dict[str, Any]]:
         time_ms = int(step.hours * HOUR_MS)
         events: list[dict[str, Any]] = []
+        listed = engine.rulebook.data.assets  # other assets' prices belong to the market, not the account
         for asset, price in sorted(step.prices.items()):
+            if asset not in listed or asset == "USD":
+                continue
             events += engine.execute(c.AssetPrice(f"s{number}-price-{asset}", asset, time_ms, price)).events
         if step.depth is not None:
             self.depth = step.depth
