@@ -13,6 +13,7 @@ from rich.console import Console
 from crossmargin import __version__
 from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.guard import guard
 from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.regime import regime
 from crossmargin.cli.render import render_evaluation
@@ -36,6 +37,7 @@ app.command(name="inspect")(store_commands.inspect)
 app.command(name="montecarlo")(montecarlo)
 app.command(name="stress")(stress)
 app.command(name="regime")(regime)
+app.command(name="guard")(guard)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,101 @@
+"""``crossmargin guard``: stops, a reserve, sizes and leverage that keep a cross account alive."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.montecarlo import decimal_text, parse_hours
+from crossmargin.margin.account import load_account
+from crossmargin.units import InputError, parse_decimal
+
+
+@input_errors_exit
+def guard(
+    account: Annotated[Path, typer.Argument(help="Account JSON file.")],
+    level: Annotated[str, typer.Option("--level", help="Health the stops must fire above.")] = "1.3",
+    beta: Annotated[bool, typer.Option("--beta", help="Joint move scaled by each asset's beta to BTC.")] = False,
+    reserve_move: Annotated[
+        str, typer.Option("--reserve-move", help="Uniform move the reserve must survive, -0.3 = 30 % down.")
+    ] = "-0.3",
+    window: Annotated[str, typer.Option("--window", help="Worst-window length for the largest sizes.")] = "24h",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of tables.")] = False,
+) -> None:
+    """A stop per position that fires before pool health falls to --level under a joint move, the
+    reserve that survives a uniform move through the engine, the largest size per asset that
+    survives every asset's worst window at once, and a leverage per asset from its own tail."""
+    from crossmargin.risk.guards import TrailingBuffer, largest_sizes, leverage_advice, reserve_for, stop_levels
+    from crossmargin.risk.scenarios import betas, uniform
+
+    snapshot = load_account(account)
+    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
+    if not assets:
+        raise InputError("positions", "there is nothing to guard: the account holds no position")
+    chosen = parse_decimal(level, field="level")
+    stops = stop_levels(snapshot, chosen, betas(assets) if beta else None)
+    move = parse_decimal(reserve_move, field="reserve-move")
+    scenario = uniform(assets, move, 10)
+    settlement = snapshot.positions[0].settlement_asset
+    ceiling = sum((p.size * p.mark_price for p in snapshot.positions), Decimal(0))
+    reserve = reserve_for(snapshot, scenario, settlement, ceiling)
+    document: dict[str, Any] = {
+        "level": decimal_text(float(chosen)),
+        "joint_move": "beta-scaled" if beta else "uniform",
+        "stops": [
+            {"symbol": s.symbol, "side": s.side.value, "trigger_price": format(s.trigger_price, "f"),
+             "move": format(s.move.quantize(Decimal("0.000001")), "f")}
+            for s in stops
+        ],
+        "reserve": {"scenario": scenario.name, "asset": settlement,
+                    "amount": None if reserve is None else format(reserve, "f")},
+        "largest_sizes": _sizes(*largest_sizes(snapshot, parse_hours(window, "window"))),
+        "leverage": [
+            {"asset": a.asset, "annual_volatility": decimal_text(round(a.annual_volatility, 4)),
+             "worst_day_fall": decimal_text(round(a.worst_day_quantile, 4)), "recommended": a.recommended,
+             "venue_max": format(a.venue_max, "f")}
+            for a in leverage_advice(snapshot)
+        ],
+        "trailing_buffer": [[format(p, "f"), format(c, "f")] for p, c in TrailingBuffer().milestones],
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    _render(document)
+
+
+def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:
+    return {"factor": format(factor, "f"), "sizes": {symbol: format(size, "f") for symbol, size in sizes.items()}}
+
+
+def _render(document: dict[str, Any]) -> None:
+    console = Console()
+    stops = Table(title=f"stops that fire before health {document['level']} ({document['joint_move']} joint move)")
+    for column in ("symbol", "side", "stop at", "joint move"):
+        stops.add_column(column)
+    for stop in document["stops"]:
+        stops.add_row(stop["symbol"], stop["side"], stop["trigger_price"], stop["move"])
+    console.print(stops)
+    reserve = document["reserve"]
+    amount = reserve["amount"] or "more than the positions' notional"
+    console.print(f"reserve to survive {reserve['scenario']} through the engine: {amount} {reserve['asset']}")
+    largest = document["largest_sizes"]
+    sizes = Table(title=f"largest sizes surviving every asset's worst window at once: {largest['factor']} x the book")
+    sizes.add_column("symbol")
+    sizes.add_column("largest size", justify="right")
+    for symbol, size in largest["sizes"].items():
+        sizes.add_row(symbol, size)
+    console.print(sizes)
+    leverage = Table(title="leverage per asset from its 1-in-200 day")
+    for column in ("asset", "annual vol", "worst day (99.5 %)", "recommended", "venue max"):
+        leverage.add_column(column)
+    for row in document["leverage"]:
+        leverage.add_row(row["asset"], row["annual_volatility"], row["worst_day_fall"], str(row["recommended"]),
+                         row["venue_max"])  # fmt: skip
+    console.print(leverage)

@@ -1,0 +1,233 @@
+"""Guards: stops that fire before the pool is in danger, reserves that survive, sizes and leverage.
+
+Each guard answers a user's practical question, always through the margin functions (stops,
+sizes) or the engine (reserves):
+
+- stops: where to put each position's stop so that, under a joint move of every mark (uniform,
+  or scaled by each asset's beta to BTC), the stops fire before the pool's health falls to a
+  chosen level;
+- reserve: how much of the settlement asset to add so the account survives a scenario;
+- sizes: the largest size per asset that survives every asset's worst historical window at once;
+- leverage: a multiplier per asset from its own tail moves (meme coins get less than BTC);
+- trailing buffer: how much unrealised profit to count as collateral once milestones are crossed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from crossmargin.margin.account import AccountSnapshot
+from crossmargin.margin.evaluate import evaluate_account
+from crossmargin.margin.types import Side
+from crossmargin.risk.history import load_history
+from crossmargin.risk.stress import StressScenario, run_stress
+from crossmargin.units import InputError, Rounding, exact_context, quantize, to_tick
+
+SCAN_STEP = Decimal("0.0025")
+BISECTIONS = 40
+
+
+def health_after(snapshot: AccountSnapshot, betas: dict[str, Decimal], move: Decimal) -> Decimal | None:
+    """The lowest pool or isolated health once every mark moves by its beta times ``move``."""
+    positions = tuple(
+        p.with_mark(p.mark_price * max(Decimal("0.0001"), 1 + betas.get(p.instrument.base_asset, Decimal(1)) * move))
+        for p in snapshot.positions
+    )
+    evaluation = evaluate_account(snapshot._replace(positions=positions), with_prices=False)
+    values = [r.figures.health() for r in evaluation.pools if r.figures.positions]
+    values += [i.health() for i in evaluation.isolated]
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def safe_move(snapshot: AccountSnapshot, betas: dict[str, Decimal], level: Decimal, sign: int) -> Decimal | None:
+    """The largest joint move in direction ``sign`` (-1 down, +1 up) before health first falls to
+    ``level``: every smaller move keeps it above. ``None``: no move within -99 % / +500 % does."""
+    limit = Decimal("-0.99") if sign < 0 else Decimal(5)
+    safe, move = Decimal(0), SCAN_STEP * sign
+    with exact_context():
+        start = health_after(snapshot, betas, Decimal(0))
+        if start is not None and start <= level:
+            return Decimal(0)
+        while abs(move) <= abs(limit):
+            value = health_after(snapshot, betas, move)
+            if value is not None and value <= level:
+                break
+            safe, move = move, move + SCAN_STEP * sign
+        else:
+            return None
+        breach = move
+        for _ in range(BISECTIONS):  # between the last safe move and the first breach
+            middle = (safe + breach) / 2
+            value = health_after(snapshot, betas, middle)
+            if value is not None and value <= level:
+                breach = middle
+            else:
+                safe = middle
+    return safe
+
+
+@dataclass(frozen=True)
+class Stop:
+    symbol: str
+    side: Side
+    trigger_price: Decimal  # a long sells at or below it, a short buys at or above it
+    move: Decimal  # the joint move (in BTC terms for beta-scaled) at which it sits
+
+
+def stop_levels(snapshot: AccountSnapshot, level: Decimal, betas: dict[str, Decimal] | None = None) -> list[Stop]:
+    """A stop per position: a long's where the joint down-move keeps health above ``level``, a
+    short's where the joint up-move does. Prices go to the tick on the side that fires earlier."""
+    if level <= 1:
+        raise InputError("level", f"must be above 1 (1 is where the venue liquidates), got {level}")
+    weights = betas or {}
+    stops = []
+    moves = {-1: safe_move(snapshot, weights, level, -1), 1: safe_move(snapshot, weights, level, 1)}
+    for position in snapshot.positions:
+        sign = -1 if position.side is Side.LONG else 1
+        move = moves[sign]
+        if move is None:
+            continue  # no joint move in that direction brings the pool to the level
+        beta = weights.get(position.instrument.base_asset, Decimal(1))
+        raw = position.mark_price * max(Decimal("0.0001"), 1 + beta * move)
+        rounding = Rounding.CEILING if sign < 0 else Rounding.FLOOR  # toward the mark: fires earlier
+        price = to_tick(raw, position.instrument.tick_size, rounding=rounding)
+        stops.append(Stop(position.symbol, position.side, price, move))
+    return stops
+
+
+def reserve_for(snapshot: AccountSnapshot, scenario: StressScenario, asset: str, ceiling: Decimal) -> Decimal | None:
+    """The least amount of ``asset`` (to its unit) to deposit so that ``scenario`` does not liquidate
+    the account, through the engine; ``None`` if even ``ceiling`` is not enough."""
+    unit = snapshot.rulebook.asset_unit(asset)
+
+    def survives(extra: Decimal) -> bool:
+        balances = dict(snapshot.balances)
+        balances[asset] = balances.get(asset, Decimal(0)) + extra
+        return not run_stress(snapshot._replace(balances=balances), scenario).liquidated
+
+    if survives(Decimal(0)):
+        return Decimal(0)
+    if not survives(ceiling):
+        return None
+    low, high = Decimal(0), ceiling  # low fails, high survives
+    while high - low > unit:
+        middle = quantize((low + high) / 2, unit, rounding=Rounding.FLOOR)
+        if middle <= low:
+            break
+        if survives(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def worst_windows(assets: list[str], window_hours: int) -> dict[str, tuple[Decimal, Decimal]]:
+    """Each asset's worst fall and worst rise over any ``window_hours`` of the shipped history."""
+    history = load_history()
+    out = {}
+    for asset in assets:
+        returns = history.joint([asset], field="positions")[:, 0]
+        cumulative = np.concatenate([[0.0], np.cumsum(returns)])
+        windows = cumulative[window_hours:] - cumulative[:-window_hours]
+        fall, rise = np.expm1(np.min(windows)), np.expm1(np.max(windows))
+        out[asset] = (Decimal(repr(round(float(fall), 6))), Decimal(repr(round(float(rise), 6))))
+    return out
+
+
+def largest_sizes(snapshot: AccountSnapshot, window_hours: int = 24) -> tuple[Decimal, dict[str, Decimal]]:
+    """The largest sizes, per position's asset, that keep the pool above maintenance when every
+    asset takes its worst historical window at once (a long's asset its worst fall, a short's its
+    worst rise). The book keeps its shape: one factor scales every position, and it is returned
+    with the sizes it gives (at most 100 times the current book)."""
+    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
+    worst = worst_windows(assets, window_hours)
+
+    def survives(factor: Decimal) -> bool:
+        moved = []
+        for position in snapshot.positions:
+            base = position.instrument.base_asset
+            move = worst[base][0] if position.side is Side.LONG else worst[base][1]
+            moved.append(position._replace(size=position.size * factor).with_mark(position.mark_price * (1 + move)))
+        return not evaluate_account(snapshot._replace(positions=tuple(moved)), with_prices=False).liquidatable
+
+    with exact_context():
+        low, high = Decimal(0), Decimal(100)
+        if survives(high):
+            low = high
+        else:
+            for _ in range(BISECTIONS):
+                middle = (low + high) / 2
+                low, high = (middle, high) if survives(middle) else (low, middle)
+        factor = quantize(low, Decimal("0.0001"), rounding=Rounding.FLOOR)
+        sizes: dict[str, Decimal] = {}
+        for position in snapshot.positions:
+            lot = position.instrument.lot_size
+            size = to_tick(position.size * factor, lot, rounding=Rounding.FLOOR)
+            sizes[position.symbol] = size
+    return factor, sizes
+
+
+@dataclass(frozen=True)
+class LeverageAdvice:
+    asset: str
+    annual_volatility: float
+    worst_day_quantile: float  # the 99.5 % quantile of 24 h falls (a positive fraction)
+    recommended: int
+    venue_max: Decimal
+
+
+def leverage_advice(snapshot: AccountSnapshot) -> list[LeverageAdvice]:
+    """Per held asset: leverage such that a 1-in-200 day's fall still leaves the maintenance rate,
+    ``1 / (fall + MMR)``, never above the venue's own first-tier maximum."""
+    history = load_history()
+    advice = []
+    for asset in sorted({p.instrument.base_asset for p in snapshot.positions}):
+        instrument = next(p.instrument for p in snapshot.positions if p.instrument.base_asset == asset)
+        returns = history.joint([asset], field="positions")[:, 0]
+        cumulative = np.concatenate([[0.0], np.cumsum(returns)])
+        day = -np.expm1(cumulative[24:] - cumulative[:-24])
+        fall = float(np.quantile(day, 0.995))
+        tier = instrument.tiers[0] if instrument.tiers else None
+        mmr = float(instrument.tier_rates[0][0]) if tier else 0.0
+        venue_max = tier.max_leverage if tier else Decimal(snapshot.rulebook.conventions.default_leverage)
+        recommended = max(1, min(int(1 / (fall + mmr)), int(venue_max)))
+        volatility = float(np.std(returns) * np.sqrt(365 * 24))
+        advice.append(LeverageAdvice(asset, volatility, fall, recommended, venue_max))
+    return advice
+
+
+@dataclass(frozen=True)
+class TrailingBuffer:
+    """How much unrealised profit to count as collateral: nothing until the first milestone, then
+    the fraction of each milestone crossed (profit as a fraction of the position's entry value).
+
+    ``milestones`` are ``(profit fraction, counted fraction)`` pairs, rising. The backtester uses
+    it to decide how much of a winning position's profit may back new risk.
+    """
+
+    milestones: tuple[tuple[Decimal, Decimal], ...] = (
+        (Decimal("0.05"), Decimal("0.25")),
+        (Decimal("0.15"), Decimal("0.5")),
+        (Decimal("0.3"), Decimal("0.75")),
+    )
+
+    def __post_init__(self) -> None:
+        previous = (Decimal(0), Decimal(0))
+        for n, (profit, counted) in enumerate(self.milestones):
+            if profit <= previous[0] or not previous[1] <= counted <= 1:
+                raise InputError(f"milestones[{n}]", "profit levels must rise and counted fractions rise within [0, 1]")
+            previous = (profit, counted)
+
+    def counted(self, unrealized_pnl: Decimal, entry_value: Decimal) -> Decimal:
+        """The part of ``unrealized_pnl`` counted as collateral (losses always count in full)."""
+        if unrealized_pnl <= 0 or entry_value <= 0:
+            return unrealized_pnl
+        fraction = Decimal(0)
+        for profit, counted in self.milestones:
+            if unrealized_pnl >= profit * entry_value:
+                fraction = counted
+        return unrealized_pnl * fraction

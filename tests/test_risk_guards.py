@@ -1,0 +1,148 @@
+"""Guards: stops that fire before the chosen health, reserves that survive, sizes, leverage, buffer."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from crossmargin.cli.main import app
+from crossmargin.margin.account import parse_account
+from crossmargin.margin.evaluate import evaluate_account
+from crossmargin.margin.types import Side
+from crossmargin.risk.guards import (
+    TrailingBuffer,
+    health_after,
+    largest_sizes,
+    leverage_advice,
+    reserve_for,
+    safe_move,
+    stop_levels,
+    worst_windows,
+)
+from crossmargin.risk.scenarios import betas, uniform
+from crossmargin.risk.stress import run_stress
+from crossmargin.units import InputError
+
+SYMBOLS = {"BTC": ("BTC-PERP", D(50000)), "ETH": ("ETH-PERP", D(3000)), "SOL": ("SOL-PERP", D(150))}
+
+
+def _account(legs: list[tuple[str, str, D]], wallet: D) -> dict:
+    return {
+        "venue": "generic",
+        "balances": {"USD": str(wallet)},
+        "positions": [
+            {"symbol": SYMBOLS[a][0], "side": side, "size": str(size), "entry_price": str(SYMBOLS[a][1]),
+             "mark_price": str(SYMBOLS[a][1]), "leverage": "20"}
+            for a, side, size in legs
+        ],
+    }  # fmt: skip
+
+
+legs = st.lists(
+    st.tuples(st.sampled_from(sorted(SYMBOLS)), st.sampled_from(["long", "short"]), st.integers(1, 40)),
+    min_size=1, max_size=3, unique_by=lambda leg: leg[0],
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(legs=legs, wallet=st.integers(2000, 60000), level=st.sampled_from(["1.1", "1.3", "2"]), scaled=st.booleans())
+def test_replaying_the_move_that_reaches_the_stops_leaves_health_at_or_above_the_level(legs, wallet, level, scaled):
+    """The property of the issue: move every mark jointly (uniform, or by its beta to BTC) to where
+    the stops sit; the pool's health is then still at or above the chosen level, and just past
+    that move it is not."""
+    sized = [(asset, side, D(n) * D(50000) / SYMBOLS[asset][1] / 100) for asset, side, n in legs]
+    snapshot = parse_account(_account(sized, D(wallet)))
+    chosen = D(level)
+    weights = betas(sorted({a for a, _, _ in sized})) if scaled else {}
+    for stop in stop_levels(snapshot, chosen, weights):
+        sign = -1 if stop.side is Side.LONG else 1
+        reached = health_after(snapshot, weights, stop.move)
+        assert reached is None or reached > chosen
+        beyond = health_after(snapshot, weights, stop.move + sign * D("0.000001"))
+        assert beyond is not None and beyond <= chosen
+        position = next(p for p in snapshot.positions if p.symbol == stop.symbol)
+        beta = weights.get(position.instrument.base_asset, D(1))
+        joint_price = position.mark_price * (1 + beta * stop.move)
+        # rounded to the tick toward the mark: the stop fires a little before the joint move gets there
+        assert (stop.trigger_price >= joint_price) if sign < 0 else (stop.trigger_price <= joint_price)
+
+
+def test_stops_of_a_long_book_and_bad_levels():
+    snapshot = parse_account(_account([("BTC", "long", D(2)), ("ETH", "long", D(20))], D(20000)))
+    stops = stop_levels(snapshot, D("1.3"))
+    assert {s.symbol for s in stops} == {"BTC-PERP", "ETH-PERP"}
+    assert all(s.trigger_price < SYMBOLS[s.symbol.split("-")[0]][1] for s in stops)
+    assert safe_move(snapshot, {}, D("1.3"), 1) is None  # rising marks never hurt an all-long pool
+    with pytest.raises(InputError, match="level"):
+        stop_levels(snapshot, D("0.9"))
+
+
+def test_the_reserve_is_the_least_deposit_that_survives_the_scenario():
+    snapshot = parse_account(_account([("BTC", "long", D(2)), ("ETH", "long", D(20))], D(20000)))
+    scenario = uniform(["BTC", "ETH"], D("-0.25"), 5)
+    assert run_stress(snapshot, scenario).liquidated
+    reserve = reserve_for(snapshot, scenario, "USD", D(100000))
+    assert reserve is not None and reserve > 0
+
+    def with_extra(extra: D) -> bool:
+        balances = {"USD": snapshot.balances["USD"] + extra}
+        return run_stress(snapshot._replace(balances=balances), scenario).liquidated
+
+    assert not with_extra(reserve) and with_extra(reserve - D("0.000001"))
+    assert reserve_for(snapshot, scenario, "USD", D(1)) is None  # the ceiling is not enough
+
+
+def test_largest_sizes_survive_every_worst_window_at_once():
+    snapshot = parse_account(_account([("BTC", "long", D("0.5")), ("SOL", "short", D(100))], D(30000)))
+    factor, sizes = largest_sizes(snapshot, window_hours=24)
+    assert D(0) < factor < 100 and set(sizes) == {"BTC-PERP", "SOL-PERP"}
+    worst = worst_windows(["BTC", "SOL"], 24)
+    assert worst["BTC"][0] < D("-0.3") and worst["SOL"][1] > D("0.2")  # March 2020, and SOL's best day
+
+    def survives(scale: D) -> bool:
+        moved = tuple(
+            p._replace(size=p.size * scale).with_mark(
+                p.mark_price * (1 + worst[p.instrument.base_asset][0 if p.side is Side.LONG else 1])
+            )
+            for p in snapshot.positions
+        )
+        return not evaluate_account(snapshot._replace(positions=moved), with_prices=False).liquidatable
+
+    assert survives(factor) and not survives(factor * D("1.01"))
+
+
+def test_leverage_follows_each_assets_tail():
+    snapshot = parse_account(_account([("BTC", "long", D(1)), ("SOL", "long", D(10))], D(10000)))
+    advice = {a.asset: a for a in leverage_advice(snapshot)}
+    assert advice["SOL"].worst_day_quantile > advice["BTC"].worst_day_quantile
+    assert advice["SOL"].recommended < advice["BTC"].recommended <= int(advice["BTC"].venue_max)
+
+
+def test_trailing_buffer_counts_profit_by_milestone():
+    buffer = TrailingBuffer()
+    assert buffer.counted(D(40), D(1000)) == 0  # 4 %: below the first milestone
+    assert buffer.counted(D(100), D(1000)) == D(25)  # 10 %: a quarter counts
+    assert buffer.counted(D(400), D(1000)) == D(300)  # 40 %: three quarters
+    assert buffer.counted(D(-50), D(1000)) == D(-50)  # losses count in full
+    with pytest.raises(InputError, match="milestones"):
+        TrailingBuffer(((D("0.2"), D("0.5")), (D("0.1"), D("0.6"))))
+
+
+def test_command_line(tmp_path: Path):
+    account = tmp_path / "a.json"
+    account.write_text(json.dumps(_account([("BTC", "long", D(2)), ("ETH", "short", D(20))], D(20000))))
+    result = CliRunner().invoke(app, ["guard", str(account), "--level", "1.3", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert {"stops", "leverage", "largest_sizes", "reserve"} <= set(document)
+    # net long (100,000 against 60,000 short): only a joint fall hurts, so only the long needs a stop
+    assert [s["symbol"] for s in document["stops"]] == ["BTC-PERP"]
+    assert document["largest_sizes"]["factor"] and document["reserve"]["amount"] is not None
+    bad = CliRunner().invoke(app, ["guard", str(account), "--level", "0.5"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: level")
