@@ -27,6 +27,7 @@ def guard(
     ] = "-0.3",
     window: Annotated[str, typer.Option("--window", help="Worst-window length for the largest sizes.")] = "24h",
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of tables.")] = False,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
     """A stop per position that fires before pool health falls to --level under a joint move, the
     reserve that survives a uniform move through the engine, the largest size per asset that
@@ -64,10 +65,29 @@ def guard(
         ],
         "trailing_buffer": [[format(p, "f"), format(c, "f")] for p, c in TrailingBuffer().milestones],
     }  # fmt: skip
+    if html_file is not None:
+        _write_html(html_file, account, snapshot, document)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
     _render(document)
+
+
+def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, Any]) -> None:
+    from crossmargin.cli.report import guard_section, write_report
+    from crossmargin.margin.evaluate import evaluate_account
+
+    evaluation = evaluate_account(snapshot)
+    liquidation: dict[str, float | None] = {}
+    for pool in evaluation.pools:
+        for figures, pair in zip(pool.figures.positions, pool.prices, strict=True):
+            price = pair.liquidation_price
+            liquidation[figures.position.symbol] = None if price is None else float(price)
+    for iso in evaluation.isolated:
+        price = iso.prices.liquidation_price
+        liquidation[iso.figures.position.symbol] = None if price is None else float(price)
+    marks = {p.symbol: float(p.mark_price) for p in snapshot.positions}
+    write_report(path, f"Guards: {account.name}", [guard_section(document, marks, liquidation)])
 
 
 def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:

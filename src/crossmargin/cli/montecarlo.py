@@ -80,6 +80,7 @@ def montecarlo(
         str | None, typer.Option("--funding-rate", help="Rate per funding interval (default: the rulebook's; 0: off).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
     """Probability that the account's cross pool is liquidated within the horizon, with its standard
     error, the distribution of its lowest health and the expected shortfall of its equity."""
@@ -125,6 +126,11 @@ def montecarlo(
         "horizon_hours": horizon_hours,
         "seed": seed,
     }
+    if html_file is not None:
+        from crossmargin.cli.report import montecarlo_section, write_report
+
+        section = montecarlo_section(result.liquidated_at, step_hours, document)
+        write_report(html_file, f"Monte Carlo: {account.name}", [section])
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return

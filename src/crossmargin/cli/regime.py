@@ -28,6 +28,7 @@ def regime(
     every: Annotated[str, typer.Option("--every", help="Spacing of the windows: 1d, 8h.")] = "1d",
     threshold: Annotated[float, typer.Option("--threshold", help="Average correlation that flags a window.")] = 0.8,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
     """Rolling average correlation and diversification ratio of the account's positions over the
     shipped hourly history, and the episodes where correlation reached the threshold."""
@@ -44,6 +45,11 @@ def regime(
         threshold=threshold,
     )  # fmt: skip
     episodes = series.episodes()
+    if html_file is not None:
+        from crossmargin.cli.report import regime_section, write_report
+
+        section = regime_section(series.hours, series.average_correlation, series.diversification_ratio, threshold)
+        write_report(html_file, f"Regime: {account.name}", [section])
     if as_json:
         document = {
             "assets": list(series.assets),

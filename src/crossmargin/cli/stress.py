@@ -59,6 +59,7 @@ def stress(
     ] = None,
     steps: Annotated[int, typer.Option("--steps", help="Hourly steps a uniform or beta move takes.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of a table.")] = False,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
     """Equity before and after, the path of health, whether and when the account is liquidated (as the
     venue runs it, through the engine), the loss and the bad debt, per scenario. With no scenario
@@ -83,6 +84,10 @@ def stress(
     chosen += [load_scenario_file(path) for path in scenario or []]
     chosen += incidents(incident or [])
     reports = [run_stress(snapshot, item) for item in chosen]
+    if html_file is not None:
+        from crossmargin.cli.report import stress_section, write_report
+
+        write_report(html_file, f"Stress: {account.name}", [stress_section([report_to_json(r) for r in reports])])
     if as_json:
         typer.echo(json.dumps({"account": str(account), "scenarios": [report_to_json(r) for r in reports]}, indent=2))
         return
