@@ -289,3 +289,51 @@ def test_an_imported_account_already_under_water_is_liquidated_at_once(engine):
     assert result.code.accepted
     assert "liquidation_started" in [e["event"] for e in result.events]
     assert "BTC-PERP" not in engine.accounts["alice"].positions
+
+
+def test_marks_update_moves_several_marks_at_once_and_checks_each_account_once():
+    """Two longs: BTC falling alone would liquidate a pool whose ETH leg gains at the same instant.
+    One marks update checks the pool at both new marks, never at the half-updated mix."""
+    from crossmargin.engine.commands import ImportPosition, MarksUpdate
+
+    engine = Engine(load_rulebook("generic"))
+    engine.execute(Deposit("d", "alice", "USD", D(5500)))
+    engine.execute(MarketUpdate("m1", "BTC-PERP", 1, mark=D(50000)))
+    engine.execute(MarketUpdate("m2", "ETH-PERP", 1, mark=D(3000)))
+    assert engine.execute(ImportPosition("i1", "alice", "BTC-PERP", "long", D(1), D(50000))).code.accepted
+    assert engine.execute(ImportPosition("i2", "alice", "ETH-PERP", "short", D(10), D(3000))).code.accepted
+    # BTC -10 % (-5,000) with ETH -20 % (+6,000 on the short): a gain overall; BTC alone leaves 500
+    # against 450 + 300 of maintenance
+    both = engine.execute(MarksUpdate("mm", 2, (("BTC-PERP", D(45000)), ("ETH-PERP", D(2400)))))
+    assert both.code.accepted and "liquidation_started" not in [e["event"] for e in both.events]
+    assert engine.market("BTC-PERP").mark == D(45000) and engine.market("ETH-PERP").mark == D(2400)
+    alone = Engine(load_rulebook("generic"))
+    for command in (Deposit("d", "alice", "USD", D(5500)), MarketUpdate("m1", "BTC-PERP", 1, mark=D(50000)),
+                    MarketUpdate("m2", "ETH-PERP", 1, mark=D(3000)),
+                    ImportPosition("i1", "alice", "BTC-PERP", "long", D(1), D(50000)),
+                    ImportPosition("i2", "alice", "ETH-PERP", "short", D(10), D(3000))):  # fmt: skip
+        alone.execute(command)
+    half = alone.execute(MarketUpdate("m3", "BTC-PERP", 2, mark=D(45000)))  # the half-updated mix
+    assert "liquidation_started" in [e["event"] for e in half.events]
+    unknown = engine.execute(MarksUpdate("mu", 3, (("NOPE", D(1)),)))
+    assert unknown.code is ResultCode.UNKNOWN_SYMBOL
+    twice = engine.execute(MarksUpdate("mt", 3, (("BTC-PERP", D(1)), ("BTC-PERP", D(2)))))
+    assert twice.code is ResultCode.INVALID_ARGUMENT
+
+
+def test_marks_update_in_a_scenario_file_and_its_bad_forms():
+    from crossmargin.engine.commands import MarksUpdate
+    from crossmargin.engine.scenario import parse_scenario
+    from crossmargin.units import InputError
+
+    step_text = '{timestamp_ms: 5, marks: [[BTC-PERP, "50000"], [ETH-PERP, "3000"]]}'
+    text = f"venue: generic\nsteps:\n  - marks_update: {step_text}\n"
+    (step,) = parse_scenario(text).steps
+    assert step.command == MarksUpdate("step-1", 5, (("BTC-PERP", D(50000)), ("ETH-PERP", D(3000))))
+    for marks, field in (
+        ("[]", "marks"),
+        ("[[BTC-PERP]]", r"marks\[0\]"),
+        ('[[BTC-PERP, "-1"]]', r"marks\[0\]\.price"),
+    ):
+        with pytest.raises(InputError, match=field):
+            parse_scenario(f"venue: generic\nsteps:\n  - marks_update: {{timestamp_ms: 5, marks: {marks}}}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from crossmargin.risk.guards import (
     largest_sizes,
     leverage_advice,
     reserve_for,
+    reserve_for_probability,
     safe_move,
     stop_levels,
     worst_windows,
 )
+from crossmargin.risk.models import build_model
+from crossmargin.risk.montecarlo import pool_of, simulate
 from crossmargin.risk.scenarios import betas, uniform
 from crossmargin.risk.stress import run_stress
 from crossmargin.units import InputError
@@ -96,6 +100,22 @@ def test_the_reserve_is_the_least_deposit_that_survives_the_scenario():
 
     assert not with_extra(reserve) and with_extra(reserve - D("0.000001"))
     assert reserve_for(snapshot, scenario, "USD", D(1)) is None  # the ceiling is not enough
+
+
+def test_the_reserve_for_a_liquidation_probability_is_the_least_that_reaches_it():
+    snapshot = parse_account(_account([("BTC", "long", D(2)), ("ETH", "long", D(20))], D(12000)))
+    pool = pool_of(snapshot, 0.0)
+    model = build_model("gaussian", list(pool.assets), 4, vols={"BTC": 0.7, "ETH": 0.9})
+    runs = {"steps": 42, "paths": 3000, "seed": 2}
+    before = simulate(pool, model, **runs).liquidation_probability
+    assert before > 0.1
+    extra = reserve_for_probability(pool, model, 0.02, ceiling=200000.0, **runs)
+    assert extra is not None and extra > 0
+    at = simulate(replace(pool, wallet=pool.wallet + extra), model, **runs).liquidation_probability
+    short = simulate(replace(pool, wallet=pool.wallet + extra * 0.98), model, **runs).liquidation_probability
+    assert at <= 0.02 < short
+    with pytest.raises(InputError, match="target"):
+        reserve_for_probability(pool, model, 1.5, ceiling=1.0, **runs)
 
 
 def test_largest_sizes_survive_every_worst_window_at_once():

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from crossmargin.cli.main import app
 from crossmargin.margin.account import parse_account
-from crossmargin.risk.exact_paths import exact_decisions
+from crossmargin.risk.exact_paths import engine_decisions, exact_decisions
 from crossmargin.risk.models import build_model
 from crossmargin.risk.montecarlo import funding_events, pool_of, simulate
 from crossmargin.units import InputError
@@ -64,6 +64,19 @@ def test_the_float_simulation_makes_the_exact_decisions(model_name):
     exact = exact_decisions(snapshot, pool, model, steps=60, paths=300, seed=5)
     assert 0.05 < np.mean(exact >= 0) < 0.95  # the account is at real risk over the horizon
     np.testing.assert_array_equal(result.liquidated_at, exact)
+
+
+@pytest.mark.parametrize("model_name", ["gaussian", "bootstrap"])
+def test_the_engine_itself_makes_the_same_decisions(model_name):
+    """The same paths fed to the engine (a copy of the account; all marks at once each step, then
+    funding at the funding times) are liquidated at the same step as in the simulation."""
+    snapshot = parse_account(BASKET)
+    pool = pool_of(snapshot, 0.001)
+    model = build_model(model_name, list(pool.assets), 4)
+    result = simulate(pool, model, steps=60, paths=200, seed=5)
+    engine = engine_decisions(snapshot, pool, model, steps=60, paths=200, seed=5)
+    assert 0.05 < np.mean(engine >= 0) < 0.95
+    np.testing.assert_array_equal(result.liquidated_at, engine)
 
 
 def test_a_seed_gives_the_same_paths_and_another_seed_other_paths():

@@ -26,6 +26,12 @@ def guard(
         str, typer.Option("--reserve-move", help="Uniform move the reserve must survive, -0.3 = 30 % down.")
     ] = "-0.3",
     window: Annotated[str, typer.Option("--window", help="Worst-window length for the largest sizes.")] = "24h",
+    reserve_probability: Annotated[
+        float | None,
+        typer.Option(
+            "--reserve-probability", help="Also the reserve keeping 30-day liquidation odds at or below this."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of tables.")] = False,
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
@@ -46,6 +52,7 @@ def guard(
     settlement = snapshot.positions[0].settlement_asset
     ceiling = sum((p.size * p.mark_price for p in snapshot.positions), Decimal(0))
     reserve = reserve_for(snapshot, scenario, settlement, ceiling)
+    odds = None if reserve_probability is None else _reserve_for_odds(snapshot, reserve_probability, float(ceiling))
     document: dict[str, Any] = {
         "level": decimal_text(float(chosen)),
         "joint_move": "beta-scaled" if beta else "uniform",
@@ -64,6 +71,7 @@ def guard(
             for a in leverage_advice(snapshot)
         ],
         "trailing_buffer": [[format(p, "f"), format(c, "f")] for p, c in TrailingBuffer().milestones],
+        "reserve_for_probability": odds,
     }  # fmt: skip
     if html_file is not None:
         _write_html(html_file, account, snapshot, document)
@@ -90,6 +98,21 @@ def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, An
     write_report(path, f"Guards: {account.name}", [guard_section(document, marks, liquidation)])
 
 
+def _reserve_for_odds(snapshot: Any, target: float, ceiling: float) -> dict[str, Any]:
+    """The Monte Carlo reserve: bootstrap paths, 30 days in 1 h steps, 10,000 paths, seed 0."""
+    from crossmargin.risk.guards import reserve_for_probability
+    from crossmargin.risk.models import build_model
+    from crossmargin.risk.montecarlo import pool_of
+
+    pool = pool_of(snapshot, None)
+    model = build_model("bootstrap", list(pool.assets), 1)
+    amount = reserve_for_probability(pool, model, target, steps=720, paths=10_000, seed=0, ceiling=ceiling)
+    return {
+        "target": decimal_text(target), "model": "bootstrap", "horizon": "30d", "paths": 10_000, "seed": 0,
+        "amount": None if amount is None else decimal_text(round(amount, 2)),
+    }  # fmt: skip
+
+
 def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:
     return {"factor": format(factor, "f"), "sizes": {symbol: format(size, "f") for symbol, size in sizes.items()}}
 
@@ -105,6 +128,10 @@ def _render(document: dict[str, Any]) -> None:
     reserve = document["reserve"]
     amount = reserve["amount"] or "more than the positions' notional"
     console.print(f"reserve to survive {reserve['scenario']} through the engine: {amount} {reserve['asset']}")
+    odds = document["reserve_for_probability"]
+    if odds is not None:
+        extra = odds["amount"] or "more than the positions' notional"
+        console.print(f"reserve for 30-day liquidation odds <= {odds['target']} (Monte Carlo): {extra}")
     largest = document["largest_sizes"]
     sizes = Table(title=f"largest sizes surviving every asset's worst window at once: {largest['factor']} x the book")
     sizes.add_column("symbol")

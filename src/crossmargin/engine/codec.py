@@ -36,6 +36,7 @@ COMMAND_TYPES: dict[str, type[c.Command]] = {
         c.SetAssetMode,
         c.AssetPrice,
         c.ImportPosition,
+        c.MarksUpdate,
     )
 }
 #: snake_case names accepted in scenario files and the API (``place_order`` for PlaceOrder).
@@ -79,6 +80,17 @@ def _decode_levels(raw: object, field: str) -> tuple[tuple[Decimal, Decimal], ..
     return tuple(levels)
 
 
+def _decode_marks(raw: object, field: str) -> tuple[tuple[str, Decimal], ...]:
+    if not isinstance(raw, list) or not raw:
+        raise InputError(field, "must be a non-empty list of [symbol, price] pairs")
+    pairs = []
+    for index, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]:
+            raise InputError(f"{field}[{index}]", "must be a [symbol, price] pair")
+        pairs.append((pair[0], parse_decimal(pair[1], field=f"{field}[{index}].price", positive=True)))
+    return tuple(pairs)
+
+
 def _decode_value(name: str, raw: object, annotation: Any, where: str) -> object:
     field = f"{where}.{name}"
     optional = typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
@@ -90,8 +102,11 @@ def _decode_value(name: str, raw: object, annotation: Any, where: str) -> object
         annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
     if annotation is Decimal:
         return parse_decimal(raw, field=field)
-    if typing.get_origin(annotation) is tuple:  # depth levels: [[price, quantity], ...]
-        return _decode_levels(raw, field)
+    if typing.get_origin(annotation) is tuple:
+        inner = typing.get_args(annotation)[0]
+        if typing.get_args(inner)[0] is str:  # marks: [[symbol, price], ...]
+            return _decode_marks(raw, field)
+        return _decode_levels(raw, field)  # depth levels: [[price, quantity], ...]
     if annotation is int:
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise InputError(field, "must be an integer")

@@ -184,6 +184,16 @@ class MarketUpdate(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class MarksUpdate(Command):
+    """New marks for several symbols at one instant (a venue publishes them together): all are
+    set first, then resting orders run and every affected account is checked once, at the new
+    marks of all of them, never at a half-updated mix."""
+
+    timestamp_ms: int
+    marks: tuple[tuple[str, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DepthUpdate(Command):
     """An order-book snapshot for a symbol: ``(price, quantity)`` levels, best first.
 

@@ -26,6 +26,7 @@ from crossmargin.engine.commands import (
     DepthUpdate,
     ImportPosition,
     MarketUpdate,
+    MarksUpdate,
     PlaceOrder,
     Result,
     ResultCode,
@@ -99,6 +100,7 @@ class Engine:
         self._handlers[DepthUpdate] = functools.partial(market.depth_update, self)
         self._handlers[AssetPrice] = functools.partial(market.asset_price, self)
         self._handlers[ImportPosition] = functools.partial(imports.import_position, self)
+        self._handlers[MarksUpdate] = functools.partial(market.marks_update, self)
 
     # -- the one entry point -------------------------------------------------------------
 

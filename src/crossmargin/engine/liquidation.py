@@ -48,6 +48,28 @@ def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
     return events
 
 
+def check_liquidations_of(engine: Engine, symbols: list[str]) -> list[dict[str, Any]]:
+    """As :func:`check_liquidations` after several marks moved at once: every account holding any
+    of them whose band one of them left (or that has none) is checked once, in account order."""
+    valid = [s for s in symbols if engine.allowed(Action.LIQUIDATE, [s])]
+    events: list[dict[str, Any]] = [
+        {"event": "liquidation_deferred", "symbol": s, "validity": engine.validity(s).value}
+        for s in symbols
+        if s not in valid
+    ]
+    pending: set[str] = set()
+    for symbol in valid:
+        if watch.eligible(engine):
+            pending |= watch.triggered(engine, symbol) | _unwatched(engine, symbol)
+        else:
+            pending |= {a for a, state in engine.accounts.items() if symbol in state.positions}
+    for account_id in sorted(pending):
+        account = engine.accounts.get(account_id)
+        if account is not None and account.positions:
+            events += _check(engine, account)
+    return events
+
+
 def check_multi_asset_holders(engine: Engine, asset: str) -> list[dict[str, Any]]:
     """After a collateral price moves: check exactly every multi-asset account whose price band for
     ``asset`` the new price left (or that has no current bands), where the oracle lets it proceed."""

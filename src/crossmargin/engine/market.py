@@ -17,6 +17,7 @@ from crossmargin.engine.commands import (
     AssetPrice,
     DepthUpdate,
     MarketUpdate,
+    MarksUpdate,
     OrderType,
     Result,
     ResultCode,
@@ -24,7 +25,7 @@ from crossmargin.engine.commands import (
 )
 from crossmargin.engine.depth import DepthLevel, DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.liquidation import check_liquidations, check_multi_asset_holders
+from crossmargin.engine.liquidation import check_liquidations, check_liquidations_of, check_multi_asset_holders
 from crossmargin.engine.oracle import Action, funding_time_fraction, median_mark, moving_average_basis
 from crossmargin.engine.positions import reduces
 from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, isolated
@@ -66,6 +67,32 @@ def asset_price(engine: Engine, command: AssetPrice) -> Result:
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
     events: list[dict[str, Any]] = [{"event": "asset_price", "asset": command.asset, "price": str(command.price)}]
     events += check_multi_asset_holders(engine, command.asset)
+    return engine.accept(command, events)
+
+
+def marks_update(engine: Engine, command: MarksUpdate) -> Result:
+    """Several marks at once: set them all, run resting orders, then check each affected account once."""
+    symbols = []
+    for index, (name, mark) in enumerate(command.marks):
+        instrument = engine.rulebook.find_instrument(name)
+        if instrument is None:
+            return engine.reject(command, ResultCode.UNKNOWN_SYMBOL, f"marks[{index}]: {name}")
+        if mark <= 0:
+            raise InputError(f"marks[{index}].price", "must be positive")
+        symbols.append(instrument.symbol)
+    if len(set(symbols)) != len(symbols):
+        raise InputError("marks", "names a symbol twice")
+    engine.now_ms = max(engine.now_ms, command.timestamp_ms)
+    events: list[dict[str, Any]] = []
+    for symbol, (_, mark) in zip(symbols, command.marks, strict=True):
+        market = engine.market(symbol)
+        market.mark = mark
+        market.timestamp_ms = max(market.timestamp_ms, command.timestamp_ms)
+        market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
+        events.append({"event": "market", "symbol": symbol, "mark": str(mark)})
+    for symbol in symbols:
+        events += _run_resting(engine, symbol)
+    events += check_liquidations_of(engine, symbols)
     return engine.accept(command, events)
 
 

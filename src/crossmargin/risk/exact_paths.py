@@ -10,6 +10,7 @@ liquidatable. A disagreement can only come from a float rounding right at the bo
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,6 @@ import numpy.typing as npt
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.funding import funding_payment
-from crossmargin.margin.types import Position
 from crossmargin.risk.models import ReturnModel
 from crossmargin.risk.montecarlo import CHUNK_PATHS, Pool, funding_events
 from crossmargin.units import exact_context
@@ -59,19 +59,83 @@ def _walk(snapshot: AccountSnapshot, pool: Pool, returns: npt.NDArray[np.float64
         for step in range(len(returns)):
             log_price += returns[step]
             positions = []
+            payments = Decimal(0)
             for k, position in enumerate(snapshot.positions):
                 # the float path's price, taken at its exact binary value
                 price = Decimal.from_float(float(pool.mark[k] * np.exp(log_price[pool.asset_of[k]])))
                 positions.append(position.with_mark(price))
                 for _ in range(int(events[step, k])):
-                    paid = funding_payment(
+                    payments += funding_payment(
                         position.instrument, position.side, position.size, price, rates[k], unit=unit
                     )
-                    balances[asset] = balances.get(asset, Decimal(0)) + paid
-            view = snapshot._replace(positions=tuple(positions), balances=dict(balances))
-            if any(report.liquidatable for report in evaluate_account(view, with_prices=False).pools):
-                return step
+            # the venue checks the new marks first, then settles funding and checks again
+            for paid in (Decimal(0), payments) if payments else (Decimal(0),):
+                balances[asset] = balances.get(asset, Decimal(0)) + paid
+                view = snapshot._replace(positions=tuple(positions), balances=dict(balances))
+                if any(report.liquidatable for report in evaluate_account(view, with_prices=False).pools):
+                    return step
     return -1
 
 
-__all__ = ["Position", "exact_decisions"]
+def engine_decisions(
+    snapshot: AccountSnapshot, pool: Pool, model: ReturnModel, *, steps: int, paths: int, seed: int
+) -> I64:
+    """The step at which the engine itself liquidates each of the first ``paths`` paths (-1: never).
+
+    Each path starts from a fresh copy of the account in the engine. Every step publishes all the
+    path's marks at once (``marks_update``), then settles funding at the funding times, exactly
+    as a venue's feed would; the first ``liquidation_started`` decides.
+    """
+    from crossmargin.engine import commands as c
+    from crossmargin.risk.stress import copy_into_engine
+
+    events = funding_events(pool, steps, model.step_hours)
+    decided = np.full(paths, -1, dtype=np.int64)
+    symbols = [p.symbol for p in snapshot.positions]
+    published = []  # the rate as the venue publishes it: per its rate basis
+    for k, position in enumerate(snapshot.positions):
+        funding = position.instrument.funding
+        per_interval = Decimal(repr(float(pool.funding_rate[k])))
+        published.append(per_interval * funding.rate_basis_hours / funding.interval_hours if funding else None)
+    done = 0
+    for child in np.random.SeedSequence(seed).spawn(-(-paths // CHUNK_PATHS)):
+        count = min(CHUNK_PATHS, paths - done)
+        returns = model.draw(np.random.default_rng(child), count, steps)
+        for offset in range(count):
+            engine = copy_into_engine(snapshot)
+            for symbol, rate in zip(symbols, published, strict=True):
+                if rate is not None:
+                    engine.execute(c.MarketUpdate(f"rate-{symbol}", symbol, 0, funding_rate=rate))
+            decided[done + offset] = _engine_walk(engine, pool, symbols, returns[offset], events, model.step_hours)
+        done += count
+        if done >= paths:
+            break
+    return decided
+
+
+def _engine_walk(
+    engine: Any, pool: Pool, symbols: list[str], returns: npt.NDArray[np.float64], events: I64, step_hours: int
+) -> int:
+    from crossmargin.engine import commands as c
+
+    log_price = np.zeros(len(pool.assets))
+    for step in range(len(returns)):
+        log_price += returns[step]
+        time_ms = (step + 1) * step_hours * 3_600_000
+        marks = tuple(
+            (symbol, Decimal.from_float(float(pool.mark[k] * np.exp(log_price[pool.asset_of[k]]))))
+            for k, symbol in enumerate(symbols)
+        )
+        result = engine.execute(c.MarksUpdate(f"m{step}", time_ms, marks))
+        happened = [e["event"] for e in result.events]
+        # funding times settle symbol by symbol; the account's receipts first, so that no moment
+        # between two settlements is worse than the funding time as a whole
+        order = sorted(range(len(symbols)), key=lambda k: float(pool.signed_size[k] * pool.funding_rate[k]))
+        for k in order:
+            symbol = symbols[k]
+            for n in range(int(events[step, k])):
+                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{n}", symbol, time_ms))
+                happened += [e["event"] for e in settled.events]
+        if "liquidation_started" in happened:
+            return step
+    return -1

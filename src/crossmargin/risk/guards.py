@@ -6,7 +6,8 @@ sizes) or the engine (reserves):
 - stops: where to put each position's stop so that, under a joint move of every mark (uniform,
   or scaled by each asset's beta to BTC), the stops fire before the pool's health falls to a
   chosen level;
-- reserve: how much of the settlement asset to add so the account survives a scenario;
+- reserve: how much of the settlement asset to add so the account survives a scenario (through
+  the engine), or keeps its Monte Carlo liquidation probability below a target;
 - sizes: the largest size per asset that survives every asset's worst historical window at once;
 - leverage: a multiplier per asset from its own tail moves (meme coins get less than BTC);
 - trailing buffer: how much unrealised profit to count as collateral once milestones are crossed.
@@ -14,7 +15,7 @@ sizes) or the engine (reserves):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -23,6 +24,8 @@ from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.types import Side
 from crossmargin.risk.history import load_history
+from crossmargin.risk.models import ReturnModel
+from crossmargin.risk.montecarlo import Pool, simulate
 from crossmargin.risk.stress import StressScenario, run_stress
 from crossmargin.units import InputError, Rounding, exact_context, quantize, to_tick
 
@@ -231,3 +234,27 @@ class TrailingBuffer:
             if unrealized_pnl >= profit * entry_value:
                 fraction = counted
         return unrealized_pnl * fraction
+
+
+def reserve_for_probability(
+    pool: Pool, model: ReturnModel, target: float, *, steps: int, paths: int, seed: int, ceiling: float
+) -> float | None:
+    """The least extra wallet that brings the Monte Carlo liquidation probability to ``target`` or
+    below, bisected with the same paths for every amount (common random numbers, so the answer
+    moves with the reserve and not with the noise); ``None`` if even ``ceiling`` does not."""
+    if not 0 <= target < 1:
+        raise InputError("target", f"must lie in [0, 1), got {target}")
+
+    def probability(extra: float) -> float:
+        topped = replace(pool, wallet=pool.wallet + extra)
+        return simulate(topped, model, steps=steps, paths=paths, seed=seed).liquidation_probability
+
+    if probability(0.0) <= target:
+        return 0.0
+    if probability(ceiling) > target:
+        return None
+    low, high = 0.0, ceiling
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (low, middle) if probability(middle) <= target else (middle, high)
+    return high

@@ -185,6 +185,7 @@ def _simulate(  # the fused loop per path: prices, funding, margin, the venue's 
             requirement = 0.0
             equity = 0.0
             fee_due = 0.0
+            paid = 0.0
             for k in range(positions):
                 price = mark[k] * math.exp(log_price[asset_of[k]])
                 notional, pnl, required = position_terms(
@@ -192,17 +193,24 @@ def _simulate(  # the fused loop per path: prices, funding, margin, the venue's 
                     fee_rate[k], fixed_fee[k], tier_start[k], tier_start[k + 1] - 1, tier_floor, tier_mmr, tier_amount,
                 )  # fmt: skip
                 if events[step, k] > 0:  # funding on the notional, longs pay a positive rate
-                    wallet -= events[step, k] * funding_rate[k] * notional * (1.0 if signed_size[k] > 0 else -1.0)
+                    paid += events[step, k] * funding_rate[k] * notional * (1.0 if signed_size[k] > 0 else -1.0)
                 requirement += required
                 fee_due += notional * liquidation_fee[k]
                 equity += pnl
                 if pnl < 0.0 or profit_counts:
                     margin += pnl
-            margin += wallet
+            # as the venue runs it: the new marks are checked first, then funding settles and is checked
+            hit = False
+            for stage in range(2 if paid != 0.0 else 1):
+                if stage == 1:
+                    wallet -= paid
+                total = margin + wallet
+                health = total / requirement if requirement > 0.0 else np.inf
+                lowest = min(lowest, health)
+                hit = total <= requirement if at_equality else total < requirement
+                if hit:
+                    break
             equity += wallet
-            health = margin / requirement if requirement > 0.0 else np.inf
-            lowest = min(lowest, health)
-            hit = margin <= requirement if at_equality else margin < requirement
             if hit:
                 liquidated_at[path] = step
                 equity = max(equity - fee_due, 0.0) if keeps_equity else 0.0
