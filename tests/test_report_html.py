@@ -75,3 +75,19 @@ def test_each_report_opens_without_console_errors_and_draws_its_chart(tmp_path: 
     shot = tmp_path / f"{command}.png"
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 20_000  # a page with charts, not a blank one
+
+
+def test_the_combined_report_holds_all_four_charts(tmp_path: Path, browser):
+    account = tmp_path / "account.json"
+    account.write_text(json.dumps(ACCOUNT))
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(account), "--html", str(report), "--paths", "2000"])
+    assert result.exit_code == 0, result.output
+    browser.get(report.as_uri())
+    assert browser.execute_script("return document.querySelectorAll('.js-plotly-plot').length") == 4
+    titles = browser.execute_script("return [...document.querySelectorAll('h2')].map(h => h.textContent)")
+    assert [t.split(":")[0] for t in titles] == ["Stress through the engine", "Monte Carlo", "Guards", "Regime"]
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    shot = tmp_path / "report.png"
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000

@@ -81,8 +81,24 @@ def guard(
     _render(document)
 
 
-def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, Any]) -> None:
-    from crossmargin.cli.report import guard_section, write_report
+def guard_document(snapshot: Any, level: str) -> dict[str, Any]:
+    """The stops alone, as the guard document carries them (for the combined report)."""
+    from crossmargin.risk.guards import stop_levels
+
+    stops = stop_levels(snapshot, parse_decimal(level, field="level"))
+    return {
+        "level": level,
+        "stops": [
+            {"symbol": s.symbol, "side": s.side.value, "trigger_price": format(s.trigger_price, "f"),
+             "move": format(s.move.quantize(Decimal("0.000001")), "f")}
+            for s in stops
+        ],
+    }  # fmt: skip
+
+
+def guard_section_of(snapshot: Any, document: dict[str, Any]) -> Any:
+    """The guard chart: stops and liquidation prices on the price axis."""
+    from crossmargin.cli.report import guard_section
     from crossmargin.margin.evaluate import evaluate_account
 
     evaluation = evaluate_account(snapshot)
@@ -95,7 +111,13 @@ def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, An
         price = iso.prices.liquidation_price
         liquidation[iso.figures.position.symbol] = None if price is None else float(price)
     marks = {p.symbol: float(p.mark_price) for p in snapshot.positions}
-    write_report(path, f"Guards: {account.name}", [guard_section(document, marks, liquidation)])
+    return guard_section(document, marks, liquidation)
+
+
+def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, Any]) -> None:
+    from crossmargin.cli.report import write_report
+
+    write_report(path, f"Guards: {account.name}", [guard_section_of(snapshot, document)])
 
 
 def _reserve_for_odds(snapshot: Any, target: float, ceiling: float) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from rich.console import Console
 from crossmargin import __version__
 from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.full_report import report
 from crossmargin.cli.guard import guard
 from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.regime import regime
@@ -38,6 +39,7 @@ app.command(name="montecarlo")(montecarlo)
 app.command(name="stress")(stress)
 app.command(name="regime")(regime)
 app.command(name="guard")(guard)
+app.command(name="report")(report)
 
 
 def _print_version(value: bool) -> None:

@@ -1,0 +1,60 @@
+"""``crossmargin report``: every risk view of one account in one self-contained HTML file."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crossmargin.cli.errors import input_errors_exit
+from crossmargin.margin.account import load_account
+from crossmargin.units import InputError
+
+
+@input_errors_exit
+def report(
+    account: Annotated[Path, typer.Argument(help="Account JSON file.")],
+    html_file: Annotated[Path, typer.Option("--html", help="The HTML file to write.")],
+    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths (bootstrap, 30 days, 1 h).")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed.")] = 0,
+    level: Annotated[str, typer.Option("--level", help="Health the guard stops must fire above.")] = "1.3",
+) -> None:
+    """One report: the incident library and uniform moves through the engine (health paths), the
+    Monte Carlo probability of liquidation against the horizon, the guards' stops on the price
+    axis and the correlation regime over time, each with its figures."""
+    from crossmargin.cli.guard import guard_document, guard_section_of
+    from crossmargin.cli.report import montecarlo_section, regime_section, stress_section, write_report
+    from crossmargin.cli.stress import report_to_json
+    from crossmargin.risk.models import build_model
+    from crossmargin.risk.montecarlo import pool_of, simulate
+    from crossmargin.risk.regime import regime, weights_of
+    from crossmargin.risk.scenarios import incidents, uniform
+    from crossmargin.risk.stress import run_stress
+
+    if paths < 1:
+        raise InputError("paths", f"must be at least 1, got {paths}")
+    snapshot = load_account(account)
+    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
+    if not assets:
+        raise InputError("positions", "there is nothing to report on: the account holds no position")
+    scenarios = [uniform(assets, Decimal(move), 10) for move in ("-0.1", "-0.2", "-0.3")] + incidents(["all"])
+    sections = [stress_section([report_to_json(run_stress(snapshot, s)) for s in scenarios])]
+    pool = pool_of(snapshot, None)
+    result = simulate(pool, build_model("bootstrap", list(pool.assets), 1), steps=720, paths=paths, seed=seed)
+    summary = {
+        "liquidation_probability": f"{result.liquidation_probability:.6f}",
+        "standard_error": f"{result.standard_error:.6f}",
+        "expected_shortfall": f"{result.expected_shortfall():.2f}",
+        "min_health_quantiles": {q: f"{v:.4f}" for q, v in result.min_health_quantiles().items()},
+        "model": "bootstrap", "paths": paths, "seed": seed, "steps": 720,
+    }  # fmt: skip
+    sections.append(montecarlo_section(result.liquidated_at, 1, summary))
+    sections.append(guard_section_of(snapshot, guard_document(snapshot, level)))
+    if len(assets) > 1:
+        pairs = [(p.instrument.base_asset, float(p.size * p.mark_price) * p.side.sign) for p in snapshot.positions]
+        series = regime(weights_of(pairs))
+        sections.append(regime_section(series.hours, series.average_correlation, series.diversification_ratio, 0.8))
+    write_report(html_file, f"Risk report: {account.name}", sections)
+    typer.echo(f"wrote {html_file}")
