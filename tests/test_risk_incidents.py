@@ -59,8 +59,11 @@ def test_blackouts_books_and_frozen_oracles_are_where_the_sources_put_them():
     assert [s.hours for s in march.steps if s.blackout] == [D(26), D(27)]  # 02:16 UTC on the 13th
     assert all(s.depth == D("0.15") for s in march.steps if D(10) <= s.hours <= D(30))
     luna = load_incident("luna-2022")
-    frozen = [n for n, s in enumerate(luna.steps) if "LUNA" in s.frozen]
-    assert frozen and frozen == list(range(frozen[0], len(luna.steps)))  # from the floor on, to the end
+    clamped = [n for n, s in enumerate(luna.steps) if "LUNA" in s.clamp]
+    assert clamped and clamped == list(range(clamped[0], len(luna.steps)))  # from the floor on, to the end
+    floor = luna.steps[clamped[0]].clamp["LUNA"]
+    assert D("-0.9990") < floor < D("-0.9985")  # $0.107 against ~$80: the feed's minAnswer
+    assert all(s.moves["LUNA"] < floor for s in luna.steps[clamped[0] :])  # the market went on below it
     assert min(s.prices["UST"] for s in luna.steps if "UST" in s.prices) < D("0.3")
 
 

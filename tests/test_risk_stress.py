@@ -70,6 +70,13 @@ def test_funding_alone_can_liquidate_and_a_frozen_mark_holds():
     )
     held = run_stress(snapshot, frozen)
     assert not held.liquidated and held.equity_after == held.equity_before
+    # a feed clamped at -5 % reports -5 % while the market is 20 % down: no liquidation on its marks
+    clamp = {"BTC": "-0.05", "ETH": "-0.05"}
+    clamped = parse_scenario(
+        {"name": "clamped", "steps": [{"hours": "1", "moves": {"BTC": "-0.2", "ETH": "-0.2"}, "clamp": clamp}]}
+    )
+    report = run_stress(snapshot, clamped)
+    assert not report.liquidated and report.loss == D(5000)  # 5 % of 100,000 of notional
 
 
 def test_a_collateral_depeg_liquidates_a_multi_asset_pool():

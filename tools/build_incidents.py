@@ -133,21 +133,20 @@ def luna_2022(data: Data) -> dict[str, Any]:
     path = data.path(sources, start, end)
     ust = dict(data.closes("binance_spot_1h", "USTUSDT.parquet", start, end))
     steps = moves_from(path, start)
-    floor_reached = False
+    floor = _text(0.107 / path[start]["LUNA"] - 1)  # Chainlink's LUNA minAnswer, as a move from the start
     for when, step in zip([w for w in path if w > start], steps, strict=True):
         if when in ust:
             step["prices"] = {"UST": _text(ust[when])}
         luna = path[when].get("LUNA")
-        floor_reached = floor_reached or (luna is not None and luna < 0.107)
-        if floor_reached:  # Chainlink's LUNA feed sat at its minAnswer while the market went on down
-            step["frozen"] = ["LUNA"]
+        if luna is not None and luna < 0.107:  # the feed sat at its minAnswer while the market went on down
+            step["clamp"] = {"LUNA": floor}
     return {
         "name": "luna-2022",
         "description": "Terra, 5-13 May 2022: UST lost its peg over days while LUNA fell 99.99 %; LUNA's oracle "
-        "froze at its floor (~0.107) while the market traded far below.",
+        "sat at its floor (minAnswer ~0.107) while the market traded far below.",
         "sources": [],
-        "data": "real: hourly closes (LUNA and UST spot, majors perpetual). Documented: the frozen LUNA oracle, "
-        "from the first hour LUNA trades below 0.107.",
+        "data": "real: hourly closes (LUNA and UST spot, majors perpetual). Documented: LUNA's oracle clamped at "
+        "its 0.107 floor from the first hour LUNA trades below it.",
         "steps": steps,
     }
 

@@ -122,13 +122,20 @@ def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, An
 
 def _reserve_for_odds(snapshot: Any, target: float, ceiling: float) -> dict[str, Any]:
     """The Monte Carlo reserve: bootstrap paths, 30 days in 1 h steps, 10,000 paths, seed 0."""
-    from crossmargin.risk.guards import reserve_for_probability
+    from rich.progress import Progress
+
+    from crossmargin.risk.guards import RESERVE_SEARCH_RUNS, reserve_for_probability
     from crossmargin.risk.models import build_model
     from crossmargin.risk.montecarlo import pool_of
 
     pool = pool_of(snapshot, None)
     model = build_model("bootstrap", list(pool.assets), 1)
-    amount = reserve_for_probability(pool, model, target, steps=720, paths=10_000, seed=0, ceiling=ceiling)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("searching the reserve (Monte Carlo runs)", total=RESERVE_SEARCH_RUNS)
+        amount = reserve_for_probability(
+            pool, model, target, steps=720, paths=10_000, seed=0, ceiling=ceiling,
+            on_run=lambda: progress.advance(task),
+        )  # fmt: skip
     return {
         "target": decimal_text(target), "model": "bootstrap", "horizon": "30d", "paths": 10_000, "seed": 0,
         "amount": None if amount is None else decimal_text(round(amount, 2)),

@@ -15,6 +15,7 @@ sizes) or the engine (reserves):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -236,8 +237,20 @@ class TrailingBuffer:
         return unrealized_pnl * fraction
 
 
+#: Simulations a reserve-for-probability search runs: without and with the ceiling, then bisections.
+RESERVE_SEARCH_RUNS = 32
+
+
 def reserve_for_probability(
-    pool: Pool, model: ReturnModel, target: float, *, steps: int, paths: int, seed: int, ceiling: float
+    pool: Pool,
+    model: ReturnModel,
+    target: float,
+    *,
+    steps: int,
+    paths: int,
+    seed: int,
+    ceiling: float,
+    on_run: Callable[[], None] | None = None,
 ) -> float | None:
     """The least extra wallet that brings the Monte Carlo liquidation probability to ``target`` or
     below, bisected with the same paths for every amount (common random numbers, so the answer
@@ -246,6 +259,8 @@ def reserve_for_probability(
         raise InputError("target", f"must lie in [0, 1), got {target}")
 
     def probability(extra: float) -> float:
+        if on_run is not None:
+            on_run()
         topped = replace(pool, wallet=pool.wallet + extra)
         return simulate(topped, model, steps=steps, paths=paths, seed=seed).liquidation_probability
 
@@ -254,7 +269,7 @@ def reserve_for_probability(
     if probability(ceiling) > target:
         return None
     low, high = 0.0, ceiling
-    for _ in range(30):
+    for _ in range(RESERVE_SEARCH_RUNS - 2):
         middle = (low + high) / 2
         low, high = (low, middle) if probability(middle) <= target else (middle, high)
     return high

@@ -23,7 +23,7 @@ from crossmargin.risk.stress import StressScenario, StressStep
 from crossmargin.units import InputError, parse_decimal
 
 FILE_KEYS = {"name", "description", "sources", "data", "data_files", "steps"}
-STEP_KEYS = {"hours", "moves", "funding", "prices", "depth", "frozen", "blackout", "note"}
+STEP_KEYS = {"hours", "moves", "funding", "prices", "depth", "frozen", "clamp", "blackout", "note"}
 INCIDENTS = (
     "march-2020", "may-2021", "luna-2022", "mango-2022", "ftx-2022",
     "hyperliquid-eth-whale-2025", "jelly-2025", "binance-october-2025",
@@ -124,6 +124,7 @@ def _step(raw: Any, where: str) -> StressStep:
         prices=numbers("prices", positive=True),
         depth=None if depth is None else parse_decimal(depth, field=f"{where}.depth", positive=True),
         frozen=frozenset(frozen),
+        clamp=numbers("clamp"),
         blackout=blackout,
     )
 

@@ -39,7 +39,9 @@ class StressStep:
     """One point of a path, ``hours`` after the start. ``moves``: asset -> relative move of its marks
     from the start (-0.2 is 20 % down); ``funding``: asset -> rate settled now on its perpetuals;
     ``prices``: collateral asset -> USD price; ``depth``: the order book's size as a fraction of
-    normal; ``frozen``: assets whose marks do not update at this step."""
+    normal; ``frozen``: assets whose marks do not update at this step; ``clamp``: asset -> the move
+    its price feed cannot report past (a feed's floor such as Chainlink's minAnswer, or its cap):
+    the mark stops there while the market goes on."""
 
     hours: Decimal
     moves: dict[str, Decimal] = field(default_factory=dict)
@@ -47,6 +49,7 @@ class StressStep:
     prices: dict[str, Decimal] = field(default_factory=dict)
     depth: Decimal | None = None
     frozen: frozenset[str] = frozenset()
+    clamp: dict[str, Decimal] = field(default_factory=dict)  # asset -> the move its oracle cannot pass
     blackout: bool = False  # the user's commands would be refused now (a passive copy places none)
 
 
@@ -195,7 +198,11 @@ class _Path:
             current = engine.market(symbol).mark
             assert current is not None
             moved = base in step.moves and base not in step.frozen
-            out[symbol] = _to_tick(engine, symbol, mark0 * (1 + step.moves[base])) if moved else current
+            move = step.moves.get(base, Decimal(0))
+            bound = step.clamp.get(base)
+            if bound is not None:  # the feed reports its bound, not the market beyond it
+                move = max(move, bound) if bound < 0 else min(move, bound)
+            out[symbol] = _to_tick(engine, symbol, mark0 * (1 + move)) if moved else current
         return out
 
     def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> dict[str, Decimal]:
