@@ -16,7 +16,15 @@ from decimal import Decimal as D
 import pytest
 
 from crossmargin.engine import funds
-from crossmargin.engine.commands import Command, Deposit, MarketUpdate, PlaceOrder, SettleFunding, Withdraw
+from crossmargin.engine.commands import (
+    Command,
+    Deposit,
+    MarketUpdate,
+    MarksUpdate,
+    PlaceOrder,
+    SettleFunding,
+    Withdraw,
+)
 from crossmargin.engine.core import Engine
 from crossmargin.rules import load_rulebook
 
@@ -33,6 +41,14 @@ def _instruments(venue: str) -> list[tuple[str, str, D, D]]:
         for i in rulebook.data.instruments
         if i.kind == "linear" and i.base_asset in START_MARK and i.tiers and i.funding is not None
     ]
+
+
+def _drift_others(marks: dict[str, D], moved: str, ticks: dict[str, D], rng: random.Random) -> None:
+    """The other marks drift a little, to the tick, so that one update moves them all."""
+    for other, mark in marks.items():
+        if other != moved:
+            drift = 1 + D(rng.choice([-120, -40, 40, 120])) / 10000
+            marks[other] = (mark * drift / ticks[other]).to_integral_value() * ticks[other]
 
 
 def _run(venue: str, seed: int, *, bands: bool, count: int = 400) -> tuple[list[tuple[str, tuple[str, ...]]], str]:
@@ -65,7 +81,11 @@ def _run(venue: str, seed: int, *, bands: bool, count: int = 400) -> tuple[list[
             clock += 1000
             step = D(rng.choice([-300, -120, -40, -10, 10, 40, 120, 300])) / 10000
             marks[symbol] = max(tick, (marks[symbol] * (1 + step) / tick).to_integral_value() * tick)
-            execute(MarketUpdate(f"m{number}", symbol, clock, mark=marks[symbol], index=marks[symbol]))
+            if rng.random() < 0.25:  # all marks at one instant: each holder checked once, at all of them
+                _drift_others(marks, symbol, {s: t for s, _, _, t in instruments}, rng)
+                execute(MarksUpdate(f"mm{number}", clock, tuple(sorted(marks.items()))))
+            else:
+                execute(MarketUpdate(f"m{number}", symbol, clock, mark=marks[symbol], index=marks[symbol]))
         elif draw < 0.95:
             rate = D(rng.randint(-30, 30)) / 10000
             execute(MarketUpdate(f"r{number}", symbol, clock, funding_rate=rate))

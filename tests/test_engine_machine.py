@@ -24,7 +24,9 @@ from crossmargin.engine.commands import (
     AssetPrice,
     CancelOrder,
     Deposit,
+    ImportPosition,
     MarketUpdate,
+    MarksUpdate,
     OrderType,
     PlaceOrder,
     SetAssetMode,
@@ -234,6 +236,30 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(account=st.sampled_from(ACCOUNTS), approved=st.booleans())
     def approval(self, account, approved):
         self.execute(ApproveCollateral(self.next_id(), account, "USD", approved))
+
+    @rule(btc=st.integers(min_value=-1500, max_value=1500), eth=st.integers(min_value=-1500, max_value=1500))
+    def move_marks_together(self, btc, eth):
+        """Both marks at one instant: each account is checked once, at both new marks."""
+        marks = []
+        for symbol, move in (("BTC-PERP", btc), ("ETH-PERP", eth)):
+            market = self.engine.market(symbol)
+            tick = self.engine.rulebook.instrument(symbol).tick_size
+            marks.append((symbol, max(tick, (market.mark * (1 + D(move) / 10000)).quantize(tick))))
+        now = max(m.timestamp_ms for m in self.engine.markets.values()) + 1
+        self.execute(MarksUpdate(self.next_id(), now, tuple(marks)))
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        symbol=st.sampled_from(sorted(SYMBOLS)),
+        side=st.sampled_from(["long", "short"]),
+        lots=st.integers(min_value=1, max_value=2000),
+        offset=st.integers(min_value=-500, max_value=500),
+    )
+    def import_position(self, account, symbol, side, lots, offset):
+        """A position brought in as it stands (no fee, no margin check): liquidated at once if under water."""
+        instrument = self.engine.rulebook.instrument(symbol)
+        entry = (self.engine.market(symbol).mark * (1 + D(offset) / 10000)).quantize(instrument.tick_size)
+        self.execute(ImportPosition(self.next_id(), account, symbol, side, instrument.lot_size * lots, entry))
 
     @rule(move=st.integers(min_value=-3000, max_value=2000))
     def collateral_price(self, move):

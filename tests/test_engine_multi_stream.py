@@ -25,6 +25,7 @@ from crossmargin.engine.commands import (
     Command,
     Deposit,
     MarketUpdate,
+    MarksUpdate,
     PlaceOrder,
     Result,
     SetAssetMode,
@@ -73,7 +74,7 @@ class Audit:
             account = engine.accounts.get(account_id)
             if account is not None and not account.positions:
                 assert not self._ltv_at_least_one(account_id), f"{command}: flat {account_id} owes its collateral"
-        if isinstance(command, MarketUpdate | AssetPrice) and result.code.accepted:
+        if isinstance(command, MarketUpdate | MarksUpdate | AssetPrice) and result.code.accepted:
             for account in engine.accounts.values():
                 if account.positions:
                     assert not engine.evaluate(account).liquidatable, f"{command}: {account.account_id} left"
@@ -170,7 +171,16 @@ class Stream:
             self.clock += 1000
             move = D(rng.choice([-900, -400, -150, -40, -10, 10, 40, 150, 400, 800])) / 10000
             self.marks[symbol] = max(tick, (self.marks[symbol] * (1 + move) / tick).to_integral_value() * tick)
-            self.execute(MarketUpdate(f"m{number}", symbol, self.clock, mark=self.marks[symbol]))
+            if rng.random() < 0.3:  # every mark at one instant, the others drifting a little too
+                for other in self.marks:
+                    if other != symbol:
+                        other_tick = venue.symbols[other][1]
+                        drift = 1 + D(rng.randint(-100, 100)) / 10000
+                        self.marks[other] = (self.marks[other] * drift / other_tick).to_integral_value() * other_tick
+                marks = tuple(sorted(self.marks.items()))
+                self.execute(MarksUpdate(f"mm{number}", self.clock, marks))
+            else:
+                self.execute(MarketUpdate(f"m{number}", symbol, self.clock, mark=self.marks[symbol]))
         elif draw < 0.88:
             self.clock += 1000
             moves = [-1500, -800, -300, -100, 100, 300, 800, 1200] if venue.collateral == "BTC" else [-500, -50, 50]
