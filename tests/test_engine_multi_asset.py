@@ -1,8 +1,9 @@
 """The engine running multi-asset pools: one USD pool of every approved asset, debts, auto-exchange.
 
-Golden figures come from reference/venue-rules.md §1.5 (Binance Multi-Assets mode, worked example
-W16); the pool's figures are the margin functions' own (the same `evaluate_account` the command line
-uses), checked here against an account document built by hand.
+Golden figures come from Binance's Multi-Assets info page and its auto-exchange worked example
+(https://www.binance.com/en/futures/trading-rules/perpetual/multi-asset-info). The pool's figures
+are the margin functions' own (the same `evaluate_account` the command line uses), checked here
+against an account document built by hand.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _make_debt(driver: Driver, account: str, asset: str, amount: D) -> None:
 
 
 def test_w16_auto_exchange_sells_debt_over_collateral_ratio():
-    """W16 (venue-rules §1.5, Binance Multi-Assets info page): a -20,000 balance against BTC at a
+    """Binance's Multi-Assets info page, worked example: a -20,000 balance against BTC at a
     97.5 % collateral ratio sells 20,000 / 0.975 = 20,512.82 worth of BTC; the excess stays."""
     driver = Driver(_rulebook(btc_rate="0.975"))
     _multi_account(driver, btc="2", btc_price="20000")
@@ -96,7 +97,7 @@ def test_w16_auto_exchange_sells_debt_over_collateral_ratio():
     (event,) = events
     sold, bought = D(event["sold"]), D(event["bought"])
     assert sold == D("1.02564103")  # 20,000 / 0.975 / 20,000 BTC, rounded up to the satoshi
-    assert bought == D("20512.8206")  # 20,513 in W16's rounding; the proceeds round down
+    assert bought == D("20512.8206")  # 20,513 in Binance's rounding; the proceeds round down
     assert abs(bought - D(20513)) < 1
     assert driver.balance("alice", "USD") == D("512.8206")
     assert driver.balance("alice", "BTC") == D(2) - sold

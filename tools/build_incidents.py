@@ -3,7 +3,7 @@
 Where the project's offline market data covers the day (``../shared/data``, see its MANIFEST.md),
 the path is real: hourly (or 5-minute) closes of Binance perpetuals, and spot for LUNA, UST and FTT,
 as moves relative to the first close. The rest is the documented figures of
-``reference/incidents-and-guards.md`` §B3, and each file says which is which. Output:
+the incidents' public reports (named in each file), and each file says which is which. Output:
 ``src/crossmargin/risk/incidents/*.yaml``.
 
     python tools/build_incidents.py [--data ../shared/data]

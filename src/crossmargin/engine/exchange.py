@@ -5,8 +5,8 @@ take that wallet below zero while other collateral (BTC, say) backs it. The debt
 and the collateral with its haircut, so the pool is sound; but the venue does not carry the
 debt for ever. Binance sells collateral when a debt is worth more than its threshold (10,000
 USD), when the account is liquidated, and when the debts outweigh the collateral with no
-position left (LTV >= 1). It sells ``debt / collateral ratio`` worth of collateral (W16:
-a 20,000 BUSD debt against BTC at 97.5 % sells 20,512.82 BUSD of BTC), so what the haircut
+position left (LTV >= 1). It sells ``debt / collateral ratio`` worth of collateral (Binance's
+example: a 20,000 BUSD debt against BTC at 97.5 % sells 20,512.82 BUSD of BTC), so what the haircut
 withheld comes back as a small positive balance of the debt's asset.
 
 The sale is booked at the assets' USD prices against the clearing account of each asset (the

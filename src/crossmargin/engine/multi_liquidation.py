@@ -6,7 +6,7 @@ like a single-asset pool, but its money lives in several assets:
 1. every position is closed through the depth model and its PnL booked in its own settlement
    asset (a loss may leave that wallet in debt);
 2. the auto-exchange sells approved collateral, staked lots included, to cover each debt
-   (Binance runs it on liquidation; venue-rules §1.5);
+   (Binance runs it on liquidation);
 3. the liquidation fee is charged per settlement asset on the notional liquidated there, out of
    what that asset's wallet holds;
 4. settled at the bankruptcy price: what approved collateral is left goes to the insurance fund
