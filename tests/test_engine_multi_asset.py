@@ -307,3 +307,22 @@ def test_malformed_new_steps_name_their_field(step, field):
     text = f"venue: generic\nsteps:\n  - {step}\n"
     with pytest.raises(InputError, match=rf"step 1 \(\w+\)\.{field}"):
         parse_scenario(text)
+
+
+def test_a_multi_asset_pool_with_staked_collateral_is_liquidated_whole():
+    """Wallet and staked collateral together: the liquidation takes both (the stake backed the pool
+    too) in a fixed order, and the ledger balances."""
+    from crossmargin.engine.commands import Stake
+
+    driver = Driver(_rulebook())
+    driver(Deposit, account="insurance", asset="USD", amount=D(100000))
+    _multi_account(driver, btc="0.3", btc_price="60000")
+    assert driver(Stake, account="alice", asset="BTC", amount=D("0.1"), timestamp_ms=1, unlock_ms=10**12).code.accepted
+    driver(MarketUpdate, symbol="BTC-PERP", timestamp_ms=1, mark=D(60000))
+    assert driver(PlaceOrder, account="alice", symbol="BTC-PERP", side="buy", quantity=D("1")).code.accepted
+    driver(AssetPrice, asset="BTC", timestamp_ms=2, price=D(46000))  # 0.3 BTC now backs 13,110
+    result = driver(MarketUpdate, symbol="BTC-PERP", timestamp_ms=2, mark=D(46000))  # -14,000 on the long
+    assert "liquidation_started" in [e["event"] for e in result.events]
+    staked = driver.engine.ledger.balance(LedgerAccount("alice", AccountKind.STAKED, "BTC"))
+    assert staked == 0 and driver.balance("alice", "BTC") == 0
+    driver.engine.ledger.check_conservation()

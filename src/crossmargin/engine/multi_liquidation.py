@@ -77,7 +77,9 @@ def _equity_to_fund(engine: Engine, account: AccountState) -> list[dict[str, Any
     """What approved, priced collateral is left above bankruptcy goes to the fund, asset by asset."""
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
-    for ledger_account, balance in sorted(engine.ledger.owner_items(account.account_id)):
+    items = engine.ledger.owner_items(account.account_id)
+    # in a fixed order (a replay must post the same transfers); enum kinds do not sort, their values do
+    for ledger_account, balance in sorted(items, key=lambda item: (item[0].kind.value, item[0].asset, item[0].symbol)):
         asset = ledger_account.asset
         if ledger_account.kind not in BACKING_KINDS or balance <= 0 or asset in account.revoked:
             continue
