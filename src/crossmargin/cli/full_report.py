@@ -25,6 +25,7 @@ def report(
     Monte Carlo probability of liquidation against the horizon, the guards' stops on the price
     axis and the correlation regime over time, each with its figures."""
     from crossmargin.cli.guard import guard_document, guard_section_of
+    from crossmargin.cli.montecarlo import result_to_json
     from crossmargin.cli.report import montecarlo_section, regime_section, stress_section, write_report
     from crossmargin.cli.stress import report_to_json
     from crossmargin.risk.models import build_model
@@ -43,18 +44,11 @@ def report(
     sections = [stress_section([report_to_json(run_stress(snapshot, s)) for s in scenarios])]
     pool = pool_of(snapshot, None)
     result = simulate(pool, build_model("bootstrap", list(pool.assets), 1), steps=720, paths=paths, seed=seed)
-    summary = {
-        "liquidation_probability": f"{result.liquidation_probability:.6f}",
-        "standard_error": f"{result.standard_error:.6f}",
-        "expected_shortfall": f"{result.expected_shortfall():.2f}",
-        "min_health_quantiles": {q: f"{v:.4f}" for q, v in result.min_health_quantiles().items()},
-        "model": "bootstrap", "paths": paths, "seed": seed, "steps": 720,
-    }  # fmt: skip
+    summary = result_to_json(result, model="bootstrap", assets=pool.assets, step_hours=1, seed=seed)
     sections.append(montecarlo_section(result.liquidated_at, 1, summary))
     sections.append(guard_section_of(snapshot, guard_document(snapshot, level)))
     if len(assets) > 1:
-        pairs = [(p.instrument.base_asset, float(p.size * p.mark_price) * p.side.sign) for p in snapshot.positions]
-        series = regime(weights_of(pairs))
+        series = regime(weights_of(snapshot.positions))
         sections.append(regime_section(series.hours, series.average_correlation, series.diversification_ratio, 0.8))
     write_report(html_file, f"Risk report: {account.name}", sections)
     typer.echo(f"wrote {html_file}")

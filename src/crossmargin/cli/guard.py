@@ -14,6 +14,7 @@ from rich.table import Table
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.montecarlo import decimal_text, parse_hours
 from crossmargin.margin.account import load_account
+from crossmargin.margin.position import notional
 from crossmargin.units import InputError, parse_decimal
 
 
@@ -50,17 +51,13 @@ def guard(
     move = parse_decimal(reserve_move, field="reserve-move")
     scenario = uniform(assets, move, 10)
     settlement = snapshot.positions[0].settlement_asset
-    ceiling = sum((p.size * p.mark_price for p in snapshot.positions), Decimal(0))
+    ceiling = sum((notional(p.instrument, p.size, p.mark_price) for p in snapshot.positions), Decimal(0))
     reserve = reserve_for(snapshot, scenario, settlement, ceiling)
     odds = None if reserve_probability is None else _reserve_for_odds(snapshot, reserve_probability, float(ceiling))
     document: dict[str, Any] = {
         "level": decimal_text(float(chosen)),
         "joint_move": "beta-scaled" if beta else "uniform",
-        "stops": [
-            {"symbol": s.symbol, "side": s.side.value, "trigger_price": format(s.trigger_price, "f"),
-             "move": format(s.move.quantize(Decimal("0.000001")), "f")}
-            for s in stops
-        ],
+        "stops": stops_to_json(stops),
         "reserve": {"scenario": scenario.name, "asset": settlement,
                     "amount": None if reserve is None else format(reserve, "f")},
         "largest_sizes": _sizes(*largest_sizes(snapshot, parse_hours(window, "window"))),
@@ -81,19 +78,24 @@ def guard(
     _render(document)
 
 
+def stops_to_json(stops: list[Any]) -> list[dict[str, str]]:
+    """Each stop as the guard document carries it: decimal strings, the move to 1e-6."""
+    return [
+        {
+            "symbol": s.symbol,
+            "side": s.side.value,
+            "trigger_price": format(s.trigger_price, "f"),
+            "move": format(s.move.quantize(Decimal("0.000001")), "f"),
+        }
+        for s in stops
+    ]
+
+
 def guard_document(snapshot: Any, level: str) -> dict[str, Any]:
     """The stops alone, as the guard document carries them (for the combined report)."""
     from crossmargin.risk.guards import stop_levels
 
-    stops = stop_levels(snapshot, parse_decimal(level, field="level"))
-    return {
-        "level": level,
-        "stops": [
-            {"symbol": s.symbol, "side": s.side.value, "trigger_price": format(s.trigger_price, "f"),
-             "move": format(s.move.quantize(Decimal("0.000001")), "f")}
-            for s in stops
-        ],
-    }  # fmt: skip
+    return {"level": level, "stops": stops_to_json(stop_levels(snapshot, parse_decimal(level, field="level")))}
 
 
 def guard_section_of(snapshot: Any, document: dict[str, Any]) -> Any:

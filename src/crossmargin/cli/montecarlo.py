@@ -65,6 +65,28 @@ def decimal_text(value: float) -> str:
     return format(Decimal(repr(value)), "f")
 
 
+def result_to_json(result: Any, *, model: str, assets: tuple[str, ...], step_hours: int, seed: int) -> dict[str, Any]:
+    """The interface's document: every figure a decimal string, with the run's settings beside them."""
+    from crossmargin.risk.montecarlo import ES_LEVEL
+
+    steps = int(result.steps)
+    return {
+        "liquidation_probability": decimal_text(result.liquidation_probability),
+        "standard_error": decimal_text(result.standard_error),
+        "min_health_quantiles": {q: decimal_text(v) for q, v in result.min_health_quantiles().items()},
+        "expected_shortfall": decimal_text(result.expected_shortfall()),
+        "expected_shortfall_level": decimal_text(ES_LEVEL),
+        "start_equity": decimal_text(result.start_equity),
+        "model": model,
+        "assets": list(assets),
+        "paths": len(result.liquidated_at),
+        "steps": steps,
+        "step_hours": step_hours,
+        "horizon_hours": steps * step_hours,
+        "seed": seed,
+    }
+
+
 @input_errors_exit
 def montecarlo(
     account: Annotated[Path, typer.Argument(help="Account JSON file.")],
@@ -111,21 +133,7 @@ def montecarlo(
         result = simulate(
             pool, chosen, steps=steps, paths=paths, seed=seed, on_chunk=lambda n: progress.advance(task, n)
         )
-    document: dict[str, Any] = {
-        "liquidation_probability": decimal_text(result.liquidation_probability),
-        "standard_error": decimal_text(result.standard_error),
-        "min_health_quantiles": {q: decimal_text(v) for q, v in result.min_health_quantiles().items()},
-        "expected_shortfall": decimal_text(result.expected_shortfall()),
-        "expected_shortfall_level": decimal_text(ES_LEVEL),
-        "start_equity": decimal_text(result.start_equity),
-        "model": model,
-        "assets": list(pool.assets),
-        "paths": paths,
-        "steps": steps,
-        "step_hours": step_hours,
-        "horizon_hours": horizon_hours,
-        "seed": seed,
-    }
+    document = result_to_json(result, model=model, assets=pool.assets, step_hours=step_hours, seed=seed)
     if html_file is not None:
         from crossmargin.cli.report import montecarlo_section, write_report
 

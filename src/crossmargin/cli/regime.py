@@ -14,7 +14,6 @@ from rich.table import Table
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.montecarlo import decimal_text, parse_hours
 from crossmargin.margin.account import load_account
-from crossmargin.margin.position import notional
 
 
 def _date(hour: int) -> str:
@@ -36,14 +35,12 @@ def regime(
     from crossmargin.risk.regime import weights_of
 
     snapshot = load_account(account)
-    pairs = [
-        (p.instrument.base_asset, float(notional(p.instrument, p.size, p.mark_price)) * p.side.sign)
-        for p in snapshot.positions
-    ]
     series = run_regime(
-        weights_of(pairs), window_hours=parse_hours(window, "window"), every_hours=parse_hours(every, "every"),
+        weights_of(snapshot.positions),
+        window_hours=parse_hours(window, "window"),
+        every_hours=parse_hours(every, "every"),
         threshold=threshold,
-    )  # fmt: skip
+    )
     episodes = series.episodes()
     if html_file is not None:
         from crossmargin.cli.report import regime_section, write_report

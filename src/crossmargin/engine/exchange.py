@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.state import AccountState, wallet
+from crossmargin.engine.state import AccountState, usd_price, wallet
 from crossmargin.engine.watch import forget
 from crossmargin.margin.collateral import collateral_value_usd, haircut_amount
 from crossmargin.units import ONE, ZERO, Rounding, div
@@ -31,9 +31,17 @@ if TYPE_CHECKING:
 
 def price_of(engine: Engine, asset: str) -> Decimal | None:
     """The USD price a multi-asset pool values ``asset`` at (USD itself is 1)."""
-    if asset == "USD":
-        return ONE
-    return engine.asset_prices.get(asset)
+    return usd_price(engine.asset_prices, asset)
+
+
+def backs_pool(engine: Engine, account: AccountState, asset: str) -> bool:
+    """Whether ``asset`` backs the account's multi-asset pool: approved by the user, listed as
+    collateral by the venue, and priced. Nothing else is ever sold or taken."""
+    return (
+        asset not in account.revoked
+        and engine.rulebook.collateral(asset) is not None
+        and price_of(engine, asset) is not None
+    )
 
 
 def collateral_ratio(engine: Engine, asset: str, amount: Decimal) -> Decimal:
@@ -54,11 +62,9 @@ def _sellable(engine: Engine, account: AccountState, debt_asset: str, with_stake
     for ledger_account, balance in engine.ledger.owner_items(owner):
         asset = ledger_account.asset
         kind = ledger_account.kind
-        if balance <= 0 or asset == debt_asset or asset in account.revoked:
+        if balance <= 0 or asset == debt_asset or not backs_pool(engine, account, asset):
             continue
         if kind is AccountKind.WALLET or (with_stakes and kind is AccountKind.STAKED):
-            if price_of(engine, asset) is None or engine.rulebook.collateral(asset) is None:
-                continue
             rank = 0 if kind is AccountKind.WALLET else 1
             rows.append((rank, -collateral_ratio(engine, asset, balance), asset, ledger_account))
     rows.sort(key=lambda row: row[:3])

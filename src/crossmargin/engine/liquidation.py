@@ -17,7 +17,7 @@ from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, sign
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, isolated, staked, wallet
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.margin.types import Side
 from crossmargin.units import ZERO, Rounding
 
 if TYPE_CHECKING:
@@ -33,39 +33,31 @@ def check_account(engine: Engine, account: AccountState, symbol: str) -> list[di
 
 
 def check_liquidations(engine: Engine, symbol: str) -> list[dict[str, Any]]:
-    """Liquidate every pool or isolated position that the new prices put at or below 1."""
-    events: list[dict[str, Any]] = []
-    if not engine.allowed(Action.LIQUIDATE, [symbol]):
-        return [{"event": "liquidation_deferred", "symbol": symbol, "validity": engine.validity(symbol).value}]
-    if watch.eligible(engine):
-        pending = watch.triggered(engine, symbol) | _unwatched(engine, symbol)
-        accounts = [engine.accounts[a] for a in sorted(pending) if a in engine.accounts]
-    else:
-        accounts = [engine.accounts[a] for a in sorted(engine.accounts)]  # the same order as above
-    for account in accounts:
-        if symbol in account.positions:
-            events += _check(engine, account)
-    return events
+    """Liquidate every pool or isolated position that the symbol's new price puts at or below 1."""
+    return check_liquidations_of(engine, [symbol])
 
 
 def check_liquidations_of(engine: Engine, symbols: list[str]) -> list[dict[str, Any]]:
-    """As :func:`check_liquidations` after several marks moved at once: every account holding any
-    of them whose band one of them left (or that has none) is checked once, in account order."""
+    """After one or several marks moved at once: every account still holding one of them whose band
+    one of them left (or that has none; every holder without bands) is checked once, in account order."""
     valid = [s for s in symbols if engine.allowed(Action.LIQUIDATE, [s])]
     events: list[dict[str, Any]] = [
         {"event": "liquidation_deferred", "symbol": s, "validity": engine.validity(s).value}
         for s in symbols
         if s not in valid
     ]
-    pending: set[str] = set()
-    for symbol in valid:
-        if watch.eligible(engine):
+    if not valid:
+        return events
+    if watch.eligible(engine):
+        pending: set[str] = set()
+        for symbol in valid:
             pending |= watch.triggered(engine, symbol) | _unwatched(engine, symbol)
-        else:
-            pending |= {a for a, state in engine.accounts.items() if symbol in state.positions}
+    else:
+        pending = set(engine.accounts)
     for account_id in sorted(pending):
         account = engine.accounts.get(account_id)
-        if account is not None and account.positions:
+        # a deleveraging earlier in this loop may have closed a position since ``pending`` was read
+        if account is not None and any(s in account.positions for s in valid):
             events += _check(engine, account)
     return events
 
@@ -289,9 +281,6 @@ def equity_to_fund(account_id: str, source: LedgerAccount, amount: Decimal) -> t
         "reason": "equity above bankruptcy",
     }
     return Transfer(source, insurance, amount, "bankruptcy_settlement"), event
-
-
-__all__ = ["MarginMode", "check_liquidations"]
 
 
 def _seize_stake(

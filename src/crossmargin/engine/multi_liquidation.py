@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crossmargin.engine.exchange import cover_debt, price_of
+from crossmargin.engine.exchange import backs_pool, cover_debt
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import bankruptcy_prices, close_positions, cover_deficit, equity_to_fund
 from crossmargin.engine.state import BACKING_KINDS, AccountState, wallet
@@ -81,9 +81,7 @@ def _equity_to_fund(engine: Engine, account: AccountState) -> list[dict[str, Any
     # in a fixed order (a replay must post the same transfers); enum kinds do not sort, their values do
     for ledger_account, balance in sorted(items, key=lambda item: (item[0].kind.value, item[0].asset, item[0].symbol)):
         asset = ledger_account.asset
-        if ledger_account.kind not in BACKING_KINDS or balance <= 0 or asset in account.revoked:
-            continue
-        if price_of(engine, asset) is None or engine.rulebook.collateral(asset) is None:
+        if ledger_account.kind not in BACKING_KINDS or balance <= 0 or not backs_pool(engine, account, asset):
             continue  # it never backed the pool
         transfer, event = equity_to_fund(account.account_id, ledger_account, balance)
         transfers.append(transfer)

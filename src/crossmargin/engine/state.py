@@ -15,7 +15,7 @@ from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook
-from crossmargin.units import ZERO
+from crossmargin.units import ONE, ZERO
 
 #: Ledger accounts whose balance backs a user's margin: the wallet, and staked collateral.
 BACKING_KINDS = frozenset({AccountKind.WALLET, AccountKind.STAKED})
@@ -98,6 +98,11 @@ class MarketState:
     basis_samples: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)  # (bid1, ask1, index)
     # the parametric curve's levels at the current mark, per side ("bid", "ask"), for the next sweep
     curve_memos: dict[str, CurveMemo] = field(default_factory=lambda: {"bid": CurveMemo(), "ask": CurveMemo()})
+
+
+def usd_price(asset_prices: dict[str, Decimal], asset: str) -> Decimal | None:
+    """The USD price a multi-asset pool values ``asset`` at: USD is 1, others as last published."""
+    return ONE if asset == "USD" else asset_prices.get(asset)
 
 
 def wallet(account_id: str, asset: str) -> LedgerAccount:

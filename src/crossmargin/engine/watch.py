@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from crossmargin.engine.state import AccountState
+from crossmargin.engine.state import AccountState, usd_price
+from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.types import MarginMode, Position
 from crossmargin.rules.schema import Instrument
@@ -164,8 +165,7 @@ def _file_multi_asset(engine: Engine, evaluation: Evaluation, surplus: Decimal, 
     priced = {a: x for a, x in exposure.items() if a != "USD" and x > 0 and a in engine.asset_prices}
     bands = engine.watch.price_bands[account_id] = {}
     for asset, units in priced.items():
-        spec = engine.rulebook.collateral(asset)
-        per_price = units * (ONE + (spec.ask_buffer if spec is not None else ZERO))
+        per_price = units * ask_rate(ONE, engine.rulebook.collateral(asset))
         room = div(for_prices, Decimal(len(priced)) * per_price, rounding=Rounding.FLOOR)
         price = engine.asset_prices[asset]
         bands[asset] = (price - room, price + room)
@@ -191,12 +191,10 @@ def _in_settlement_asset(engine: Engine, share_usd: Decimal, position: Position)
     haircut. Requirements are valued at the same ask rate, so dividing by it keeps the band sound.
     """
     asset = position.settlement_asset
-    price = ONE if asset == "USD" else engine.asset_prices.get(asset)
+    price = usd_price(engine.asset_prices, asset)
     if price is None:
         return ZERO  # no band: checked exactly at the next update
-    spec = engine.rulebook.collateral(asset)
-    rate = price * (ONE + (spec.ask_buffer if spec is not None else ZERO))
-    return div(share_usd, rate, rounding=Rounding.FLOOR)
+    return div(share_usd, ask_rate(price, engine.rulebook.collateral(asset)), rounding=Rounding.FLOOR)
 
 
 def _file(

@@ -57,6 +57,14 @@ class Evaluation(NamedTuple):
     def liquidatable(self) -> bool:
         return any(p.liquidatable for p in self.pools) or any(i.liquidatable for i in self.isolated)
 
+    def lowest_health(self) -> Decimal | None:
+        """The lowest health over the pools holding positions and the isolated positions: the
+        account's nearest brush with liquidation (``None`` where nothing is required)."""
+        values = [p.figures.health() for p in self.pools if p.figures.positions]
+        values += [i.health() for i in self.isolated]
+        present = [v for v in values if v is not None]
+        return min(present) if present else None
+
 
 def _multi_asset_pool(snapshot: AccountSnapshot) -> PoolInput:
     """All cross positions in one USD pool backed by every approved asset (and every debt)."""

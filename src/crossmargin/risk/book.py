@@ -22,21 +22,22 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.margin.position import close_fee_at_bankruptcy
+from crossmargin.risk.kernel import CONTRACTS, NOTIONAL, SIZE
 from crossmargin.rules import Rulebook
 from crossmargin.units import InputError
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-BASIS_CODES = {"notional": 0, "size": 1, "contracts": 2}
 
 
-def _basis_code(kind: str, tier_basis: str) -> int:
-    """0: tiers keyed by notional; 1: by the position's size; 2: by size over contract size."""
+def basis_code(kind: str, tier_basis: str) -> int:
+    """What the compiled loop keys a tier table by (see :mod:`crossmargin.risk.kernel`): notional,
+    the position's size, or size over contract size, as ``tier_basis_value`` reads the rulebook."""
     if tier_basis == "notional" or (tier_basis == "base_quantity" and kind == "inverse"):
-        return BASIS_CODES["notional"]
+        return NOTIONAL
     if tier_basis == "contracts" and kind == "linear":
-        return BASIS_CODES["contracts"]
-    return BASIS_CODES["size"]
+        return CONTRACTS
+    return SIZE
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class InstrumentTable:
             settlement=tuple(i.settlement_asset for i in instruments),
             inverse=np.array([i.kind == "inverse" for i in instruments], dtype=np.bool_),
             contract_size=np.array([float(i.contract_size) for i in instruments], dtype=np.float64),
-            basis=np.array([_basis_code(i.kind, i.tier_basis) for i in instruments], dtype=np.int64),
+            basis=np.array([basis_code(i.kind, i.tier_basis) for i in instruments], dtype=np.int64),
             cap_inclusive=np.array([i.tier_boundary == "cap_inclusive" for i in instruments], dtype=np.bool_),
             fee_rate=np.array(
                 [float(i.fee("liquidation_fee")) if in_ratio else 0.0 for i in instruments], dtype=np.float64
@@ -117,11 +118,6 @@ class Book:
     @property
     def positions(self) -> int:
         return len(self.signed_size)
-
-    def account_of_position(self) -> I64:
-        """The account index of every position row."""
-        counts = np.diff(self.account_start)
-        return np.repeat(np.arange(self.accounts, dtype=np.int64), counts)
 
 
 def build_book(

@@ -40,11 +40,7 @@ def health_after(snapshot: AccountSnapshot, betas: dict[str, Decimal], move: Dec
         p.with_mark(p.mark_price * max(Decimal("0.0001"), 1 + betas.get(p.instrument.base_asset, Decimal(1)) * move))
         for p in snapshot.positions
     )
-    evaluation = evaluate_account(snapshot._replace(positions=positions), with_prices=False)
-    values = [r.figures.health() for r in evaluation.pools if r.figures.positions]
-    values += [i.health() for i in evaluation.isolated]
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
+    return evaluate_account(snapshot._replace(positions=positions), with_prices=False).lowest_health()
 
 
 def safe_move(snapshot: AccountSnapshot, betas: dict[str, Decimal], level: Decimal, sign: int) -> Decimal | None:

@@ -22,8 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.margin.account import AccountSnapshot
-from crossmargin.margin.position import close_fee
+from crossmargin.margin.position import close_fee, position_figures
 from crossmargin.margin.types import MarginMode
+from crossmargin.risk.book import basis_code
 from crossmargin.risk.kernel import position_terms
 from crossmargin.risk.models import ReturnModel
 from crossmargin.units import InputError
@@ -61,12 +62,11 @@ class Pool:
     profit_counts: bool
     at_equality: bool
     keeps_equity: bool
+    start_equity: float  # wallet plus unrealised PnL at the marks, from the margin functions
 
 
 def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
     """The single-asset cross pool of an account, for simulation; other shapes are refused by field."""
-    from crossmargin.risk.book import _basis_code
-
     if snapshot.asset_mode != "single":
         raise InputError("asset_mode", "montecarlo simulates single-asset cross pools; multi-asset pools are not yet")
     conventions = snapshot.rulebook.conventions
@@ -113,7 +113,7 @@ def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
         mark=np.array([float(p.mark_price) for p in positions]),
         inverse=np.array([p.instrument.kind == "inverse" for p in positions]),
         contract_size=np.array([float(p.instrument.contract_size) for p in positions]),
-        basis=np.array([_basis_code(p.instrument.kind, p.instrument.tier_basis) for p in positions], dtype=np.int64),
+        basis=np.array([basis_code(p.instrument.kind, p.instrument.tier_basis) for p in positions], dtype=np.int64),
         cap_inclusive=np.array([p.instrument.tier_boundary == "cap_inclusive" for p in positions]),
         fee_rate=np.array([float(p.instrument.fee("liquidation_fee")) if in_ratio else 0.0 for p in positions]),
         fixed_fee=np.array([float(close_fee(p)) if conventions.close_fee_in_maintenance else 0.0 for p in positions]),
@@ -130,6 +130,9 @@ def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
         profit_counts=conventions.positive_pnl.maintenance == "full",
         at_equality=conventions.liquidate_at_equality,
         keeps_equity=conventions.liquidation.user_keeps_remaining_equity,
+        start_equity=float(
+            wallet + sum((position_figures(p, conventions).unrealized_pnl for p in positions), Decimal(0))
+        ),
     )
 
 
@@ -228,6 +231,7 @@ class MonteCarloResult:
     min_health: F64
     final_equity: F64
     start_equity: float
+    steps: int
 
     @property
     def liquidation_probability(self) -> float:
@@ -282,14 +286,4 @@ def simulate(
         )  # fmt: skip
         if on_chunk is not None:
             on_chunk(stop - first)
-    start = pool.wallet + float(np.sum(_start_pnl(pool)))
-    return MonteCarloResult(liquidated, lowest, final, start)
-
-
-def _start_pnl(pool: Pool) -> F64:
-    face = np.abs(pool.signed_size) * pool.contract_size
-    sign = np.sign(pool.signed_size)
-    inverse_pnl = sign * (face / pool.entry - face / pool.mark)
-    linear_pnl = pool.signed_size * (pool.mark - pool.entry)
-    out: F64 = np.where(pool.inverse, inverse_pnl, linear_pnl)
-    return out
+    return MonteCarloResult(liquidated, lowest, final, pool.start_equity, steps)

@@ -12,11 +12,14 @@ consecutive flagged windows form an episode.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from crossmargin.margin.position import notional
+from crossmargin.margin.types import Position
 from crossmargin.risk.history import HourlyHistory, load_history
 from crossmargin.units import InputError
 
@@ -90,9 +93,10 @@ def regime(
     return RegimeSeries(tuple(assets), hours[ends - 1], average, ratio, average >= threshold, threshold)
 
 
-def weights_of(snapshot_positions: list[tuple[str, float]]) -> dict[str, float]:
-    """Signed notional per base asset from ``(base asset, signed notional)`` pairs."""
+def weights_of(positions: Iterable[Position]) -> dict[str, float]:
+    """Signed notional per base asset (the margin functions' notional, long positive)."""
     out: dict[str, float] = {}
-    for asset, notional in snapshot_positions:
-        out[asset] = out.get(asset, 0.0) + notional
+    for position in positions:
+        value = float(notional(position.instrument, position.size, position.mark_price)) * position.side.sign
+        out[position.instrument.base_asset] = out.get(position.instrument.base_asset, 0.0) + value
     return out

@@ -27,7 +27,7 @@ from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode, PositionSide
-from crossmargin.units import InputError, Rounding, exact_context, steps_of
+from crossmargin.units import InputError, Rounding, exact_context, to_tick
 
 ACCOUNT = "account"
 HOUR_MS = 3_600_000
@@ -150,11 +150,7 @@ def health(
     )
     if marks:
         view = view._replace(positions=tuple(p.with_mark(marks.get(p.symbol, p.mark_price)) for p in view.positions))
-    evaluation = evaluate_account(view, with_prices=False)
-    values = [p.figures.health() for p in evaluation.pools if p.figures.positions]
-    values += [i.health() for i in evaluation.isolated]
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
+    return evaluate_account(view, with_prices=False).lowest_health()
 
 
 def run_stress(snapshot: AccountSnapshot, scenario: StressScenario) -> StressReport:
@@ -250,8 +246,9 @@ class _Path:
 
 
 def _to_tick(engine: Engine, symbol: str, price: Decimal) -> Decimal:
+    """A stressed price on the symbol's tick (nearest; never below one tick)."""
     tick = engine.rulebook.instrument(symbol).tick_size
-    return max(tick, steps_of(price, tick, rounding=Rounding.HALF_EVEN) * tick)
+    return max(tick, to_tick(price, tick, rounding=Rounding.HALF_EVEN))
 
 
 def _thin_book(
