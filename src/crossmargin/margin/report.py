@@ -47,6 +47,10 @@ def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dic
         "maintenance_amount": to_decimal_string(figures.rate.amount),
         "tier": None if figures.rate.tier_index is None else figures.rate.tier_index + 1,
         "liquidation_price": to_decimal_string(prices.liquidation_price),
+        "liquidation_prices": {
+            "down": to_decimal_string(prices.liquidation_down),
+            "up": to_decimal_string(prices.liquidation_up),
+        },
         "bankruptcy_price": to_decimal_string(prices.bankruptcy_price),
     }
 

@@ -123,6 +123,11 @@ class Instrument(Frozen):
         return derived_rates(self)
 
     @functools.cached_property
+    def highest_mmr(self) -> Decimal:
+        """The highest maintenance rate of any tier (0 without a table)."""
+        return max((mmr for mmr, _ in self.tier_rates), default=Decimal(0))
+
+    @functools.cached_property
     def tier_floors(self) -> tuple[Decimal, ...]:
         """Tier floors in order, for a binary search of the tier holding a value."""
         return tuple(tier.floor for tier in self.tiers)
