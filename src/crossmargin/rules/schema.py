@@ -172,6 +172,27 @@ class OracleRules(Frozen):
     clamp_high: NonNegative | None = None
 
 
+class PriceReporting(Frozen):
+    """How the venue's API prints a liquidation or bankruptcy price.
+
+    The figure a user compares is the one the venue's API returns, so the output carries it
+    exactly that way: snapped to the instrument's tick (``tick``), cut to a number of decimal
+    places (``decimals``, Binance: 8) or significant digits (``significant``, OKX prints its
+    binary doubles unrounded). ``toward_safety`` rounds up where a fall liquidates and down
+    where a rise does; ``half_even`` is a plain rounding of the exact root (Hyperliquid).
+    """
+
+    step: Literal["tick", "decimals", "significant"] = "tick"
+    digits: int | None = Field(default=None, ge=1, le=30)
+    rounding: Literal["toward_safety", "half_even"] = "toward_safety"
+
+    @model_validator(mode="after")
+    def _digits_match_step(self) -> PriceReporting:
+        if (self.step == "tick") != (self.digits is None):
+            raise ValueError("digits goes with step decimals or significant, and only with them")
+        return self
+
+
 class Conventions(Frozen):
     """Account-level conventions of a venue."""
 
@@ -204,6 +225,8 @@ class Conventions(Frozen):
     adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
         "pnl_times_margin_ratio"
     )
+    # how the API prints liquidation and bankruptcy prices (``evaluate --json``'s figures)
+    price_reporting: PriceReporting = PriceReporting()
 
 
 class HaircutTier(Frozen):
