@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -121,6 +122,34 @@ class Instrument(Frozen):
         from crossmargin.rules.checks import derived_rates
 
         return derived_rates(self)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Instrument:
+        """A changed copy, validated again like a rulebook's own instrument.
+
+        Why not pydantic's copy: it would carry the cached tier rates and floors of the
+        original over to a copy with other tiers (an account's own brackets, a market's
+        current max leverage), and every margin figure would follow the stale table.
+        """
+        data = self.model_dump()
+        data.update(update or {})
+        return type(self).model_validate(data)
+
+    def with_max_leverage(self, max_leverage: Decimal) -> Instrument:
+        """The instrument at another max leverage, as a venue's response may carry it
+        (Hyperliquid's ``maxLeverage`` per asset changes over time).
+
+        The first tier takes the new leverage and no later tier may exceed it; where the
+        maintenance rate derives from max leverage (``1 / (2 x max leverage)``) it follows.
+        """
+        if max_leverage <= 0:
+            raise InputError(f"{self.symbol}.max_leverage", "must be positive")
+        if not self.tiers:
+            raise InputError(f"{self.symbol}.max_leverage", "the rulebook has no tier table to set it on")
+        tiers = [
+            tier.model_copy(update={"max_leverage": max_leverage if i == 0 else min(tier.max_leverage, max_leverage)})
+            for i, tier in enumerate(self.tiers)
+        ]
+        return self.model_copy(update={"tiers": tiers})
 
     @functools.cached_property
     def tier_floors(self) -> tuple[Decimal, ...]:
