@@ -144,6 +144,8 @@ def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -
             pair,
             liquidation_down=pair.liquidation_price if below else None,
             liquidation_up=None if below else pair.liquidation_price,
+            down_exact=liquidation if below else None,
+            up_exact=None if below else liquidation,
         )
     inverse = legs[0].instrument.kind == "inverse"
     low_t, high_t = (solve_by_bisection(pool, group, conventions, downward=d) for d in (True, False))
@@ -155,6 +157,8 @@ def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -
         pair,
         liquidation_down=rounded_pair(legs, down, None, falls_liquidate=True).liquidation_price,
         liquidation_up=rounded_pair(legs, up, None, falls_liquidate=False).liquidation_price,
+        down_exact=down,
+        up_exact=up,
     )
 
 

@@ -7,9 +7,11 @@ where PnL and notional in coin are linear in ``1/P``), so within one combination
 condition ``margin balance = requirement`` has a closed-form root. The tiers are then
 re-evaluated at the root, as the venues' FAQs prescribe, until they are consistent.
 
-The price is reported rounded to the tick toward the venue's safety: up where a fall
-liquidates (a long), down where a rise does (a short); ``None`` where no positive price
-exists.
+Two roundings leave here: the price snapped to the tick toward the venue's safety (up where
+a fall liquidates, a long; down where a rise does, a short), and the price as the venue's API
+prints it (the rulebook's ``price_reporting``: Binance cuts the exact root at 8 decimals,
+Hyperliquid prints it unrounded). ``None`` where no positive price exists. The engine and the
+risk lab use the exact roots.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from crossmargin.margin.position import (
     tier_basis_value,
 )
 from crossmargin.margin.types import MaintenanceRate, Position, Side
-from crossmargin.rules.schema import Conventions
-from crossmargin.units import ZERO, Rounding, div, to_tick
+from crossmargin.rules.schema import Conventions, PriceReporting
+from crossmargin.units import ZERO, Rounding, div, quantize, to_tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +39,37 @@ class PricePair:
     """Liquidation and bankruptcy price, exact (50 digits) and rounded to the tick.
 
     ``liquidation_price`` is the root nearest the mark. A hedged symbol can have a root on
-    each side: ``liquidation_down`` is the nearest at or below the mark, ``liquidation_up``
-    the nearest above (both rounded like the main one; ``None`` where that side has none).
+    each side: ``down_exact`` is the nearest at or below the mark, ``up_exact`` the nearest
+    above (``liquidation_down`` and ``liquidation_up`` rounded to the tick like the main one;
+    ``None`` where that side has none). ``falls_liquidate`` says which side is the venue's safe
+    one (up for a long), so the same pair can also be printed the way the venue's API prints it
+    (:meth:`reported`).
     """
 
     liquidation_exact: Decimal | None
     liquidation_price: Decimal | None
     bankruptcy_exact: Decimal | None
     bankruptcy_price: Decimal | None
+    falls_liquidate: bool = True
     liquidation_down: Decimal | None = None
     liquidation_up: Decimal | None = None
+    down_exact: Decimal | None = None
+    up_exact: Decimal | None = None
+
+    def reported(self, reporting: PriceReporting, tick: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """Liquidation and bankruptcy price as the venue's API returns them."""
+        return (
+            reported_price(self.liquidation_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
+            reported_price(self.bankruptcy_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
+        )
+
+    def reported_sides(self, reporting: PriceReporting, tick: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """Each side's liquidation root as the venue's API would print it: the one below the
+        mark is safe rounded up (a fall liquidates there), the one above rounded down."""
+        return (
+            reported_price(self.down_exact, tick, reporting, falls_liquidate=True),
+            reported_price(self.up_exact, tick, reporting, falls_liquidate=False),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +406,16 @@ def price_pair(
     other_price = _rounded_root(legs, other)
     main_price = pair.liquidation_price
     sides = (main_price, other_price) if main is down else (other_price, main_price)
-    return PricePair(pair.liquidation_exact, main_price, pair.bankruptcy_exact, pair.bankruptcy_price, *sides)
+    return PricePair(
+        pair.liquidation_exact,
+        main_price,
+        pair.bankruptcy_exact,
+        pair.bankruptcy_price,
+        pair.falls_liquidate,
+        *sides,
+        None if down is None else down.price,
+        None if up is None else up.price,
+    )
 
 
 def _rounded_root(legs: Sequence[Position], root: _Root | None) -> Decimal | None:
@@ -404,7 +436,33 @@ def rounded_pair(
         liquidation_price=_rounded(liquidation, tick, rounding),
         bankruptcy_exact=bankruptcy,
         bankruptcy_price=_rounded(bankruptcy, tick, rounding),
+        falls_liquidate=falls_liquidate,
     )
+
+
+def reported_price(
+    exact: Decimal | None, tick: Decimal, reporting: PriceReporting, *, falls_liquidate: bool
+) -> Decimal | None:
+    """``exact`` as the venue's API prints it: snapped to the tick, or cut to a number of
+    decimals or significant digits, toward the venue's safety or half-even (a plain rounding).
+
+    ``None`` where no price exists or the printed figure would not be positive.
+    """
+    if exact is None:
+        return None
+    if reporting.rounding == "half_even":
+        rounding = Rounding.HALF_EVEN
+    else:
+        rounding = Rounding.CEILING if falls_liquidate else Rounding.FLOOR
+    if reporting.step == "tick":
+        return _rounded(exact, tick, rounding)
+    assert reporting.digits is not None, "decimals and significant steps carry digits"
+    if reporting.step == "decimals":
+        unit = Decimal(1).scaleb(-reporting.digits)
+    else:
+        unit = Decimal(1).scaleb(exact.adjusted() - reporting.digits + 1)
+    printed = quantize(exact, unit, rounding=rounding)
+    return printed if printed > 0 else None
 
 
 def _rounded(price: Decimal | None, tick: Decimal, rounding: Rounding) -> Decimal | None:

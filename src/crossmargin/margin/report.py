@@ -2,7 +2,9 @@
 
 Requirements (initial and maintenance margin, notional) round up to the settlement asset's
 smallest unit; balances, PnL, available and withdrawable amounts round down; the margin
-ratio rounds toward "riskier" and health down. Prices were already rounded to the tick.
+ratio rounds toward "riskier" and health down. Liquidation and bankruptcy prices are given as
+the venue's API prints them (the rulebook's ``price_reporting``), and snapped to the tick
+toward the venue's safety under ``*_tick``.
 Every number leaves as a decimal string; a figure that does not exist is ``None`` (null).
 """
 
@@ -15,6 +17,7 @@ from crossmargin.margin.evaluate import Evaluation, IsolatedReport, PoolReport
 from crossmargin.margin.liquidation import PricePair
 from crossmargin.margin.pool import AssetFigures, asset_breakdown
 from crossmargin.margin.types import PositionFigures
+from crossmargin.rules.schema import PriceReporting
 from crossmargin.units import RATIO_UNIT, Rounding, quantize, to_decimal_string
 
 
@@ -28,8 +31,10 @@ def _ratio(value: Decimal | None, rounding: Rounding) -> str | None:
     return to_decimal_string(quantize(value, RATIO_UNIT, rounding=rounding))
 
 
-def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dict[str, Any]:
+def _position(figures: PositionFigures, prices: PricePair, unit: Decimal, reporting: PriceReporting) -> dict[str, Any]:
     position = figures.position
+    liquidation, bankruptcy = prices.reported(reporting, position.instrument.tick_size)
+    down, up = prices.reported_sides(reporting, position.instrument.tick_size)
     return {
         "symbol": position.symbol,
         "side": position.side.value,
@@ -46,12 +51,11 @@ def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dic
         "mmr": to_decimal_string(figures.rate.mmr),
         "maintenance_amount": to_decimal_string(figures.rate.amount),
         "tier": None if figures.rate.tier_index is None else figures.rate.tier_index + 1,
-        "liquidation_price": to_decimal_string(prices.liquidation_price),
-        "liquidation_prices": {
-            "down": to_decimal_string(prices.liquidation_down),
-            "up": to_decimal_string(prices.liquidation_up),
-        },
-        "bankruptcy_price": to_decimal_string(prices.bankruptcy_price),
+        "liquidation_price": to_decimal_string(liquidation),
+        "liquidation_prices": {"down": to_decimal_string(down), "up": to_decimal_string(up)},
+        "bankruptcy_price": to_decimal_string(bankruptcy),
+        "liquidation_price_tick": to_decimal_string(prices.liquidation_price),
+        "bankruptcy_price_tick": to_decimal_string(prices.bankruptcy_price),
     }
 
 
@@ -78,7 +82,9 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
             "up": to_decimal_string(report.move.up),
         },
         "positions": [
-            _position(f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset))
+            _position(
+                f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset), conventions.price_reporting
+            )
             for f, p in zip(figures.positions, report.prices, strict=True)
         ],
     }
@@ -103,7 +109,8 @@ def _asset(row: AssetFigures, evaluation: Evaluation) -> dict[str, Any]:
 def _isolated(report: IsolatedReport, evaluation: Evaluation) -> dict[str, Any]:
     figures = report.figures
     unit = evaluation.snapshot.rulebook.asset_unit(figures.position.settlement_asset)
-    entry = _position(figures, report.prices, unit)
+    reporting = evaluation.snapshot.rulebook.conventions.price_reporting
+    entry = _position(figures, report.prices, unit, reporting)
     entry["settlement_asset"] = figures.position.settlement_asset
     entry["isolated_margin"] = _money(report.isolated_margin, unit, Rounding.FLOOR)
     entry["margin_balance"] = _money(report.margin_balance, unit, Rounding.FLOOR)
