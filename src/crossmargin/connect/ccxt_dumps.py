@@ -6,7 +6,8 @@ and ``fetch_leverage_tiers()``; each file is recognised by its shape.
 
 ccxt writes numbers as binary floats. The files are parsed with every JSON float read as the
 decimal of its own text, which is the float's shortest repr, so ``0.0065`` stays ``0.0065``
-and nothing passes through binary arithmetic. Positions come from the unified fields (an
+and nothing passes through binary arithmetic. Only the figures ccxt copies from the venue
+are kept as the venue's (not the margins it estimates itself). Positions come from the unified fields (an
 isolated position's wallet is its ``collateral`` less its ``unrealizedPnl``, as ccxt builds
 the one from the other); the wallet and the pool's figures come from the venue body ccxt
 keeps under the balance's ``info``, read by the venue's own importer. Markets and tiers, where
@@ -35,6 +36,8 @@ EXCHANGES = {
     "hyperliquid": "hyperliquid",
 }
 NATIVE = {"binance-usdm": binance, "binance-coinm": binance, "bybit": bybit, "okx": okx, "hyperliquid": hyperliquid}
+#: Venues whose position margins ccxt copies from the response (Bybit positionIM/MM, OKX imr/mmr).
+VENUE_MARGINS = ("bybit", "okx")
 TIER_KEYS = ("tiers", "tier_basis", "tier_style", "tier_boundary", "maintenance_from_max_leverage")
 
 
@@ -67,7 +70,7 @@ def _position(row: Body, rulebook: Rulebook, native: dict[str, str]) -> DraftPos
     symbol = instrument.symbol if instrument is not None else native.get(unified, unified)
     size_per_contract = _number(row, "contractSize") or Decimal(1)
     inverse = instrument is not None and instrument.kind == "inverse"
-    size = contracts if inverse else contracts * size_per_contract
+    size = contracts if inverse else (contracts * size_per_contract).normalize()
     pnl = _number(row, "unrealizedPnl")
     mark = _number(row, "markPrice")
     notional = _number(row, "notional")
@@ -79,11 +82,14 @@ def _position(row: Body, rulebook: Rulebook, native: dict[str, str]) -> DraftPos
     side = row.text("side")
     reported = {
         "liquidation_price": _number(row, "liquidationPrice"),
-        "maintenance_margin": _number(row, "maintenanceMargin"),
-        "initial_margin": _number(row, "initialMargin"),
         "unrealized_pnl": pnl,
         "notional": None if notional is None else abs(notional),
     }
+    if isolated and collateral is not None:
+        reported["margin_balance"] = collateral
+    if rulebook.venue in VENUE_MARGINS:  # elsewhere ccxt estimates these itself
+        reported["maintenance_margin"] = _number(row, "maintenanceMargin")
+        reported["initial_margin"] = _number(row, "initialMargin")
     if rulebook.venue == "okx":  # ccxt's okx notional is the venue's notionalUsd, in USD
         del reported["notional"]
     return DraftPosition(
