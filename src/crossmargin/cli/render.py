@@ -96,7 +96,14 @@ def _risk_table(title: str, positions: list[dict[str, Any]], isolated: bool) -> 
             p["symbol"],
             *(
                 _trim(p[k])
-                for k in ("initial_margin", "maintenance_margin", "mmr", "liquidation_price", "bankruptcy_price")
+                # prices snapped to the tick: readable at 80 columns; --json has the venue's own digits
+                for k in (
+                    "initial_margin",
+                    "maintenance_margin",
+                    "mmr",
+                    "liquidation_price_tick",
+                    "bankruptcy_price_tick",
+                )
             ),
         ]
         if isolated:

@@ -7,9 +7,11 @@ where PnL and notional in coin are linear in ``1/P``), so within one combination
 condition ``margin balance = requirement`` has a closed-form root. The tiers are then
 re-evaluated at the root, as the venues' FAQs prescribe, until they are consistent.
 
-The price is reported rounded to the tick toward the venue's safety: up where a fall
-liquidates (a long), down where a rise does (a short); ``None`` where no positive price
-exists.
+Two roundings leave here: the price snapped to the tick toward the venue's safety (up where
+a fall liquidates, a long; down where a rise does, a short), and the price as the venue's API
+prints it (the rulebook's ``price_reporting``: Binance cuts the exact root at 8 decimals,
+Hyperliquid prints it unrounded). ``None`` where no positive price exists. The engine and the
+risk lab use the exact roots.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from crossmargin.margin.position import (
     tier_basis_value,
 )
 from crossmargin.margin.types import MaintenanceRate, Position, Side
-from crossmargin.rules.schema import Conventions
-from crossmargin.units import ZERO, Rounding, div, to_tick
+from crossmargin.rules.schema import Conventions, PriceReporting
+from crossmargin.units import ZERO, Rounding, div, quantize, to_tick
 
 #: Upper bound on tier combinations tried when the fixed-point walk does not settle.
 MAX_TIER_COMBINATIONS = 4096
@@ -36,12 +38,24 @@ MAX_TIER_COMBINATIONS = 4096
 
 @dataclass(frozen=True, slots=True)
 class PricePair:
-    """Liquidation and bankruptcy price, exact (50 digits) and rounded to the tick."""
+    """Liquidation and bankruptcy price, exact (50 digits) and rounded to the tick.
+
+    ``falls_liquidate`` says which side is the venue's safe one (up for a long), so the same
+    pair can also be printed the way the venue's API prints it (:meth:`reported`).
+    """
 
     liquidation_exact: Decimal | None
     liquidation_price: Decimal | None
     bankruptcy_exact: Decimal | None
     bankruptcy_price: Decimal | None
+    falls_liquidate: bool = True
+
+    def reported(self, reporting: PriceReporting, tick: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """Liquidation and bankruptcy price as the venue's API returns them."""
+        return (
+            reported_price(self.liquidation_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
+            reported_price(self.bankruptcy_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +251,33 @@ def rounded_pair(
         liquidation_price=_rounded(liquidation, tick, rounding),
         bankruptcy_exact=bankruptcy,
         bankruptcy_price=_rounded(bankruptcy, tick, rounding),
+        falls_liquidate=falls_liquidate,
     )
+
+
+def reported_price(
+    exact: Decimal | None, tick: Decimal, reporting: PriceReporting, *, falls_liquidate: bool
+) -> Decimal | None:
+    """``exact`` as the venue's API prints it: snapped to the tick, or cut to a number of
+    decimals or significant digits, toward the venue's safety or half-even (a plain rounding).
+
+    ``None`` where no price exists or the printed figure would not be positive.
+    """
+    if exact is None:
+        return None
+    if reporting.rounding == "half_even":
+        rounding = Rounding.HALF_EVEN
+    else:
+        rounding = Rounding.CEILING if falls_liquidate else Rounding.FLOOR
+    if reporting.step == "tick":
+        return _rounded(exact, tick, rounding)
+    assert reporting.digits is not None, "decimals and significant steps carry digits"
+    if reporting.step == "decimals":
+        unit = Decimal(1).scaleb(-reporting.digits)
+    else:
+        unit = Decimal(1).scaleb(exact.adjusted() - reporting.digits + 1)
+    printed = quantize(exact, unit, rounding=rounding)
+    return printed if printed > 0 else None
 
 
 def _rounded(price: Decimal | None, tick: Decimal, rounding: Rounding) -> Decimal | None:

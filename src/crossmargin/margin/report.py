@@ -2,7 +2,9 @@
 
 Requirements (initial and maintenance margin, notional) round up to the settlement asset's
 smallest unit; balances, PnL, available and withdrawable amounts round down; the margin
-ratio rounds toward "riskier" and health down. Prices were already rounded to the tick.
+ratio rounds toward "riskier" and health down. Liquidation and bankruptcy prices are given as
+the venue's API prints them (the rulebook's ``price_reporting``), and snapped to the tick
+toward the venue's safety under ``*_tick``.
 Every number leaves as a decimal string; a figure that does not exist is ``None`` (null).
 """
 
@@ -16,6 +18,7 @@ from crossmargin.margin.liquidation import PricePair
 from crossmargin.margin.pool import AssetFigures, asset_breakdown
 from crossmargin.margin.reported import ReportedFigures, compare_block
 from crossmargin.margin.types import PositionFigures
+from crossmargin.rules.schema import PriceReporting
 from crossmargin.units import RATIO_UNIT, Rounding, div, quantize, to_decimal_string
 
 
@@ -29,8 +32,9 @@ def _ratio(value: Decimal | None, rounding: Rounding) -> str | None:
     return to_decimal_string(quantize(value, RATIO_UNIT, rounding=rounding))
 
 
-def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dict[str, Any]:
+def _position(figures: PositionFigures, prices: PricePair, unit: Decimal, reporting: PriceReporting) -> dict[str, Any]:
     position = figures.position
+    liquidation, bankruptcy = prices.reported(reporting, position.instrument.tick_size)
     return {
         "symbol": position.symbol,
         "side": position.side.value,
@@ -47,8 +51,10 @@ def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dic
         "mmr": to_decimal_string(figures.rate.mmr),
         "maintenance_amount": to_decimal_string(figures.rate.amount),
         "tier": None if figures.rate.tier_index is None else figures.rate.tier_index + 1,
-        "liquidation_price": to_decimal_string(prices.liquidation_price),
-        "bankruptcy_price": to_decimal_string(prices.bankruptcy_price),
+        "liquidation_price": to_decimal_string(liquidation),
+        "bankruptcy_price": to_decimal_string(bankruptcy),
+        "liquidation_price_tick": to_decimal_string(prices.liquidation_price),
+        "bankruptcy_price_tick": to_decimal_string(prices.bankruptcy_price),
     }
 
 
@@ -75,7 +81,9 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
             "up": to_decimal_string(report.move.up),
         },
         "positions": [
-            _position(f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset))
+            _position(
+                f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset), conventions.price_reporting
+            )
             for f, p in zip(figures.positions, report.prices, strict=True)
         ],
     }
@@ -100,7 +108,8 @@ def _asset(row: AssetFigures, evaluation: Evaluation) -> dict[str, Any]:
 def _isolated(report: IsolatedReport, evaluation: Evaluation) -> dict[str, Any]:
     figures = report.figures
     unit = evaluation.snapshot.rulebook.asset_unit(figures.position.settlement_asset)
-    entry = _position(figures, report.prices, unit)
+    reporting = evaluation.snapshot.rulebook.conventions.price_reporting
+    entry = _position(figures, report.prices, unit, reporting)
     entry["settlement_asset"] = figures.position.settlement_asset
     entry["isolated_margin"] = _money(report.isolated_margin, unit, Rounding.FLOOR)
     entry["margin_balance"] = _money(report.margin_balance, unit, Rounding.FLOOR)
@@ -126,6 +135,9 @@ def _where(pool: str | None, position: dict[str, Any] | None) -> dict[str, Any]:
     return {"pool": pool, **{key: position[key] for key in keys}}
 
 
+UP = Rounding.CEILING  # a tolerance is never understated
+
+
 def _attach_reported(document: dict[str, Any], evaluation: Evaluation, reported: ReportedFigures) -> None:
     """Put the venue's figures beside ours (``reported`` blocks) and list the disagreements."""
     disagreements: list[dict[str, Any]] = []
@@ -136,11 +148,21 @@ def _attach_reported(document: dict[str, Any], evaluation: Evaluation, reported:
         nonlocal compared
         if not figures:
             return
-        steps = {}
-        if "symbol" in where:  # prices were rounded to the instrument's tick
-            tick = rulebook.instrument(where["symbol"]).tick_size
-            steps = {"liquidation_price": tick, "bankruptcy_price": tick}
-        block = compare_block(figures, target, steps)
+        steps: dict[str, Decimal] = {}
+        inputs: dict[str, Decimal] = {}
+        if "symbol" in where:  # a price printed at the tick was rounded to it, not to its last digit
+            instrument = rulebook.instrument(where["symbol"])
+            prices = ("liquidation_price", "bankruptcy_price")
+            steps = {
+                name: instrument.tick_size
+                for name in prices
+                if name + "_tick" not in target or target[name] == target[name + "_tick"]
+            }
+            if instrument.kind == "linear":  # one unit of the printed margin moves a price by unit / size
+                moved = div(rulebook.asset_unit(instrument.settlement_asset), Decimal(target["size"]), rounding=UP)
+                moved = quantize(moved, RATIO_UNIT, rounding=UP)
+                inputs = dict.fromkeys(prices, moved)
+        block = compare_block(figures, target, steps, inputs)
         target["reported"] = block
         compared += len(block)
         for name, row in block.items():

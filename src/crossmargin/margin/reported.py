@@ -134,11 +134,15 @@ def _unit(value: Decimal) -> Decimal:
     return Decimal(1).scaleb(exponent)
 
 
-def compare_figure(venue: Decimal | None, own_text: str | None, own_step: Decimal = Decimal(0)) -> dict[str, Any]:
+def compare_figure(
+    venue: Decimal | None, own_text: str | None, own_step: Decimal = Decimal(0), inputs: Decimal = Decimal(0)
+) -> dict[str, Any]:
     """One figure side by side: both values, own minus venue, the tolerance and the verdict.
 
     ``own_step`` is the coarsest unit our figure may have been rounded to (a price's tick,
-    whose printed form can carry a trailing zero finer than the tick).
+    whose printed form can carry a trailing zero finer than the tick); ``inputs`` what the
+    rounding of the venue's printed inputs can move it by (a price moves by the margin's last
+    unit over the position's size).
     """
     own = None if own_text is None else Decimal(own_text)
     if venue is None or own is None:
@@ -150,7 +154,7 @@ def compare_figure(venue: Decimal | None, own_text: str | None, own_step: Decima
             "tolerance": None,
             "agrees": agrees,
         }
-    tolerance = _unit(venue) + max(_unit(own) if own != 0 else _unit(venue), own_step)
+    tolerance = _unit(venue) + max(_unit(own) if own != 0 else _unit(venue), own_step) + inputs
     difference = own - venue
     return {
         "venue": format(venue, "f"),
@@ -162,12 +166,16 @@ def compare_figure(venue: Decimal | None, own_text: str | None, own_step: Decima
 
 
 def compare_block(
-    reported: dict[str, Decimal | None], own: dict[str, Any], steps: dict[str, Decimal] | None = None
+    reported: dict[str, Decimal | None],
+    own: dict[str, Any],
+    steps: dict[str, Decimal] | None = None,
+    inputs: dict[str, Decimal] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every reported figure that our document also has, compared (venue order kept)."""
     steps = steps or {}
+    inputs = inputs or {}
     return {
-        name: compare_figure(value, own[name], steps.get(name, Decimal(0)))
+        name: compare_figure(value, own[name], steps.get(name, Decimal(0)), inputs.get(name, Decimal(0)))
         for name, value in reported.items()
         if name in own
     }
