@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crossmargin.cli.render_reported import render_reported
+
 
 def _percent(move: str) -> str:
     return f"{abs(Decimal(move)) * 100:.2f}%"
@@ -137,6 +139,7 @@ def render_evaluation(document: dict[str, Any], console: Console, source: str) -
     if document["isolated"]:
         console.print(_positions_table("Isolated positions", document["isolated"]))
         console.print(_risk_table("Isolated margin and prices", document["isolated"], True))
+    render_reported(document, console)
     console.print(
         Text(
             "Each liquidation price holds every other mark fixed; the move above scales all marks at once.", style="dim"

@@ -16,9 +16,10 @@ from typing import Any
 from crossmargin.margin.evaluate import Evaluation, IsolatedReport, PoolReport
 from crossmargin.margin.liquidation import PricePair
 from crossmargin.margin.pool import AssetFigures, asset_breakdown
+from crossmargin.margin.reported import ReportedFigures, compare_block
 from crossmargin.margin.types import PositionFigures
 from crossmargin.rules.schema import PriceReporting
-from crossmargin.units import RATIO_UNIT, Rounding, quantize, to_decimal_string
+from crossmargin.units import RATIO_UNIT, Rounding, div, quantize, to_decimal_string
 
 
 def _money(value: Decimal, unit: Decimal, rounding: Rounding) -> str | None:
@@ -115,14 +116,84 @@ def _isolated(report: IsolatedReport, evaluation: Evaluation) -> dict[str, Any]:
     entry["isolated_margin"] = _money(report.isolated_margin, unit, Rounding.FLOOR)
     entry["margin_balance"] = _money(report.margin_balance, unit, Rounding.FLOOR)
     entry["health"] = _ratio(report.health(), Rounding.FLOOR)
+    entry["margin_ratio"] = _isolated_ratio(report, evaluation)
     entry["liquidatable"] = report.liquidatable
     return entry
 
 
-def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
-    """The ``crossmargin evaluate --json`` document."""
+def _isolated_ratio(report: IsolatedReport, evaluation: Evaluation) -> str | None:
+    """An isolated position's margin ratio in the venue's convention (as a pool's)."""
+    if evaluation.snapshot.rulebook.conventions.margin_ratio == "equity_over_maintenance":
+        return _ratio(report.health(), Rounding.FLOOR)
+    if report.margin_balance <= 0:
+        return None
+    return _ratio(div(report.figures.requirement, report.margin_balance, rounding=Rounding.CEILING), Rounding.CEILING)
+
+
+def _where(pool: str | None, position: dict[str, Any] | None) -> dict[str, Any]:
+    if position is None:
+        return {"pool": pool}
+    keys = ("symbol", "position_side", "margin_mode")
+    return {"pool": pool, **{key: position[key] for key in keys}}
+
+
+UP = Rounding.CEILING  # a tolerance is never understated
+
+
+def _attach_reported(document: dict[str, Any], evaluation: Evaluation, reported: ReportedFigures) -> None:
+    """Put the venue's figures beside ours (``reported`` blocks) and list the disagreements."""
+    disagreements: list[dict[str, Any]] = []
+    compared = 0
     rulebook = evaluation.snapshot.rulebook
-    return {
+
+    def attach(target: dict[str, Any], figures: dict[str, Decimal | None] | None, where: dict[str, Any]) -> None:
+        nonlocal compared
+        if not figures:
+            return
+        steps: dict[str, Decimal] = {}
+        inputs: dict[str, Decimal] = {}
+        if "symbol" in where:  # a price printed at the tick was rounded to it, not to its last digit
+            instrument = rulebook.instrument(where["symbol"])
+            prices = ("liquidation_price", "bankruptcy_price")
+            steps = {
+                name: instrument.tick_size
+                for name in prices
+                if name + "_tick" not in target or target[name] == target[name + "_tick"]
+            }
+            if instrument.kind == "linear":  # one unit of the printed margin moves a price by unit / size
+                moved = div(rulebook.asset_unit(instrument.settlement_asset), Decimal(target["size"]), rounding=UP)
+                moved = quantize(moved, RATIO_UNIT, rounding=UP)
+                inputs = dict.fromkeys(prices, moved)
+        block = compare_block(figures, target, steps, inputs)
+        target["reported"] = block
+        compared += len(block)
+        for name, row in block.items():
+            if not row["agrees"]:
+                disagreements.append({**where, "figure": name, **{k: v for k, v in row.items() if k != "agrees"}})
+
+    for pool in document["pools"]:
+        attach(pool, reported.pools.get(pool["settlement_asset"]), _where(pool["settlement_asset"], None))
+        for position in pool["positions"]:
+            key = (position["symbol"], position["position_side"], position["margin_mode"])
+            attach(position, reported.positions.get(key), _where(pool["settlement_asset"], position))
+    for position in document["isolated"]:
+        key = (position["symbol"], position["position_side"], position["margin_mode"])
+        attach(position, reported.positions.get(key), _where(None, position))
+    document["reported"] = {
+        "sources": [{"endpoint": s.endpoint, "time": s.time} for s in reported.sources],
+        "compared": compared,
+        "disagreements": disagreements,
+    }
+
+
+def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
+    """The ``crossmargin evaluate --json`` document.
+
+    An imported account adds the venue's own figures beside ours (``reported``) and the
+    rulebook values its ``instruments`` replaced (``overrides``).
+    """
+    rulebook = evaluation.snapshot.rulebook
+    document = {
         "venue": rulebook.venue,
         "rulebook_as_of": rulebook.data.as_of.isoformat(),
         "asset_mode": evaluation.snapshot.asset_mode,
@@ -130,3 +201,11 @@ def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
         "pools": [_pool(p, evaluation) for p in evaluation.pools],
         "isolated": [_isolated(i, evaluation) for i in evaluation.isolated],
     }
+    snapshot = evaluation.snapshot
+    if snapshot.reported is not None:
+        _attach_reported(document, evaluation, snapshot.reported)
+    if snapshot.overrides:
+        document["overrides"] = [
+            {"symbol": o.symbol, "key": o.key, "rulebook": o.rulebook, "account": o.account} for o in snapshot.overrides
+        ]
+    return document
