@@ -249,6 +249,10 @@ class Conventions(Frozen):
     liquidate_at_equality: bool = True
     # Bybit values an isolated position's maintenance margin on its entry value, not the mark.
     isolated_maintenance_basis: Literal["mark", "entry"] = "mark"
+    # The value a position's initial and maintenance margin and its risk tier are computed on,
+    # in cross and isolated mode: Bybit used the entry value (size x average entry) until
+    # 2025-09-02, when cross margin moved to the mark; everywhere else the mark.
+    position_value_basis: Literal["mark", "entry"] = "mark"
     # Bybit's order cost adds the fee to open and the fee to close to the initial margin.
     order_cost_includes_fees: bool = False
     liquidation: LiquidationRule = LiquidationRule()
