@@ -254,6 +254,30 @@ def test_bybit_documentation_example_names_what_the_rulebook_lacks():
         import_account("bybit", sorted((FIXTURES / "bybit").glob("*.json")))
 
 
+def test_bybit_cross_positions_without_the_wallet_name_the_missing_response():
+    """Bybit's documented testnet response of 2022-12-29 (a unified XRPUSDT cross long) alone:
+    evaluated against an empty wallet it would show a liquidation at 0.3645 where Bybit shows
+    none; the import asks for the wallet instead."""
+    body = VENUES / "bybit" / "v5_position_list.doc-testnet-2022-12-29-XRPUSDT-unified.json"
+    with pytest.raises(InputError, match=r"cross positions need the account's wallet: add the /v5/account/wallet"):
+        import_account("bybit", [body])
+
+
+def test_bybit_prices_it_does_not_show_are_not_compared(tmp_path):
+    """A unified cross position prints ``"liqPrice": ""`` and ``"bustPrice": ""``: prices Bybit
+    does not show, not ones that do not exist, so they are left out of ``reported``. The
+    recorded 2023 testnet LTCUSDT row, put in a position list beside a wallet."""
+    row = json.loads((VENUES / "bybit" / "v5_position_list_row.testnet-2023-11-04-LTCUSDT-unified.json").read_text())
+    listing = {"retCode": 0, "result": {"category": "linear", "list": [row]}}
+    (tmp_path / "positions.json").write_text(json.dumps(listing))
+    document = import_account(
+        "bybit", [tmp_path / "positions.json", FIXTURES / "bybit" / "wallet_balance_contract.json"]
+    )
+    (reported,) = document["reported"]["positions"]
+    assert "liquidation_price" not in reported and "bankruptcy_price" not in reported
+    assert reported["initial_margin"] == "7.03519017"
+
+
 def test_bybit_classic_wallet_is_one_pool_per_coin():
     from crossmargin.connect.bybit import build, classify
     from crossmargin.connect.responses import Body, read_json_file
@@ -264,6 +288,18 @@ def test_bybit_classic_wallet_is_one_pool_per_coin():
     draft = build("bybit", [(classify(body), body)], load_rulebook("bybit"))
     assert draft.balances == {"BTC": Decimal("0.00139186")}
     assert draft.pools["BTC"]["maintenance_margin"] == Decimal("0.0000015")
+
+
+def test_okx_cross_positions_without_the_balance_name_the_missing_response(tmp_path):
+    """The recorded 2021 ETH-USD-210430 position, switched to cross on BTC-USDT-SWAP (a symbol
+    the rulebook lists), without GET /api/v5/account/balance: one line asking for it."""
+    body = json.loads(
+        (VENUES / "okx" / "api_v5_account_positions.recorded-2021-04-27-ETH-USD-210430-isolated.json").read_text()
+    )
+    body["data"][0] |= {"instId": "BTC-USDT-SWAP", "instType": "SWAP", "mgnMode": "cross", "markPx": "2566.22"}
+    (tmp_path / "positions.json").write_text(json.dumps(body))
+    with pytest.raises(InputError, match=r"cross positions need the account's wallet: add the /api/v5/account/balance"):
+        import_account("okx", [tmp_path / "positions.json"])
 
 
 def test_okx_documentation_example_names_the_unknown_instrument():
