@@ -19,6 +19,7 @@ from crossmargin.units import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connect"
 RAW_CCXT = Path(__file__).parent / "fixtures" / "ccxt" / "raw"
+VENUES = Path(__file__).parent / "fixtures" / "venues"
 
 
 def _evaluate(document: dict) -> dict:
@@ -179,11 +180,102 @@ def test_dydx_subaccount_equity_and_free_collateral():
     assert _figure(pool, "available_balance")["difference"] == "0"
 
 
+#: Recorded dYdX subaccounts (tests/fixtures/venues/SOURCES.md, dydx) with the markets body
+#: whose fractions they were margined at: BTC-USD and ETH-USD at IMF 2 % / MMF 1.2 %.
+DYDX_ACCOUNTS = [
+    ("v4_addresses.recorded-2025-07-31.json", "v4_perpetualMarkets.recorded-2025-07-29.json"),
+    ("v4_addresses_subaccountNumber.recorded-2025-10-22.json", "v4_perpetualMarkets.recorded-2025-12-08.json"),
+]
+
+
+@pytest.mark.parametrize(("subaccount", "markets"), DYDX_ACCOUNTS, ids=["2025-07-31", "2025-10-22"])
+def test_dydx_recorded_subaccount_equity_and_free_collateral(subaccount, markets):
+    """Whole dYdX accounts: equity 25346.73993597 (a BTC short) and 161451.040416029 (a BTC
+    short and an ETH long), free collateral 24207.8530595294 and 152508.28819133578 = equity
+    less 2 % of each notional, to USDC's 6 decimals. The marks are the oracle prices the
+    indexer valued each position at (entry + PnL / size, e.g. BTC 108086.86937), not the
+    markets body's oraclePrice of another day; the fractions are the markets' (the rulebook
+    of 2024-07-27 has 5 % / 3 %)."""
+    document = import_account("dydx", [VENUES / "dydx" / subaccount, VENUES / "dydx" / markets])
+    result = _evaluate(document)
+    assert result["reported"]["disagreements"] == []
+    pool = result["pools"][0]
+    for name in ("margin_balance", "available_balance"):
+        figure = _figure(pool, name)
+        assert figure["agrees"] and abs(Decimal(figure["difference"])) < Decimal("0.000001")
+    overridden = {(o["symbol"], o["key"]) for o in result["overrides"]}
+    assert {(p["symbol"], "open_interest_imf") for p in document["positions"]} <= overridden
+    assert all(Decimal(p["leverage"]) == 50 for p in document["positions"])
+
+
+def test_dydx_marks_come_from_the_subaccount_not_the_markets_of_another_moment():
+    """The 2025-10-22 subaccount with the markets of 2025-12-08: BTC's oraclePrice there is
+    89919.2, the subaccount's own BTC price 108086.86937 (its unrealizedPnl over its size)."""
+    files = [VENUES / "dydx" / name for name in DYDX_ACCOUNTS[1]]
+    document = import_account("dydx", files)
+    marks = {p["symbol"]: p["mark_price"] for p in document["positions"]}
+    assert marks == {"ETH-USD": "3850.024845", "BTC-USD": "108086.86937"}
+
+
+def test_dydx_fractions_of_the_response_are_what_makes_free_collateral_agree():
+    """Without perpetualMarkets the rulebook's 5 % IMF gives 139094.16, not 152508.29."""
+    document = import_account("dydx", [VENUES / "dydx" / DYDX_ACCOUNTS[1][0]])
+    result = _evaluate(document)
+    assert [d["figure"] for d in result["reported"]["disagreements"]] == ["available_balance"]
+    assert _figure(result["pools"][0], "margin_balance")["agrees"]
+
+
+def test_dydx_address_with_several_subaccounts_names_the_endpoint_for_one(tmp_path):
+    body = json.loads((VENUES / "dydx" / DYDX_ACCOUNTS[0][0]).read_text())
+    second = dict(body["subaccounts"][0], subaccountNumber=1)
+    (tmp_path / "address.json").write_text(json.dumps({"subaccounts": [*body["subaccounts"], second]}))
+    with pytest.raises(InputError, match=r"holds 2 subaccounts \(0, 1\).*subaccountNumber/\{n\}"):
+        import_account("dydx", [tmp_path / "address.json"])
+
+
+def test_binance_coinm_recorded_isolated_position_is_reproduced():
+    """A recorded ``GET /dapi/v1/positionRisk`` row (BTCUSD_PERP, 2 contracts isolated): the
+    liquidation price 25119.97445760, notional 0.00524892 BTC, PnL and isolated margin agree
+    within Binance's 8 decimals (the exact root is 25119.974457609...; see
+    test_venue_responses for why its last digit is not settled)."""
+    row = VENUES / "binance-coinm" / "dapi_v1_positionRisk_row.recorded-BTCUSD_PERP-isolated.json"
+    document = import_account("binance-coinm", [row])
+    assert document["positions"][0]["isolated_margin"] == "0.00268058"
+    result = _evaluate(document)
+    assert result["reported"]["compared"] == 4
+    assert result["reported"]["disagreements"] == []
+    assert _figure(result["isolated"][0], "liquidation_price")["venue"] == "25119.97445760"
+
+
 def test_bybit_documentation_example_names_what_the_rulebook_lacks():
     """Bybit's documented ``/v5/position/list`` example holds inverse BTCUSD, for which the
     rulebook publishes no risk-limit table and the response carries none: one clear line."""
     with pytest.raises(InputError, match=r"positions\[0\]\.mmr: is required: the rulebook publishes no tiers"):
         import_account("bybit", sorted((FIXTURES / "bybit").glob("*.json")))
+
+
+def test_bybit_cross_positions_without_the_wallet_name_the_missing_response():
+    """Bybit's documented testnet response of 2022-12-29 (a unified XRPUSDT cross long) alone:
+    evaluated against an empty wallet it would show a liquidation at 0.3645 where Bybit shows
+    none; the import asks for the wallet instead."""
+    body = VENUES / "bybit" / "v5_position_list.doc-testnet-2022-12-29-XRPUSDT-unified.json"
+    with pytest.raises(InputError, match=r"cross positions need the account's wallet: add the /v5/account/wallet"):
+        import_account("bybit", [body])
+
+
+def test_bybit_prices_it_does_not_show_are_not_compared(tmp_path):
+    """A unified cross position prints ``"liqPrice": ""`` and ``"bustPrice": ""``: prices Bybit
+    does not show, not ones that do not exist, so they are left out of ``reported``. The
+    recorded 2023 testnet LTCUSDT row, put in a position list beside a wallet."""
+    row = json.loads((VENUES / "bybit" / "v5_position_list_row.testnet-2023-11-04-LTCUSDT-unified.json").read_text())
+    listing = {"retCode": 0, "result": {"category": "linear", "list": [row]}}
+    (tmp_path / "positions.json").write_text(json.dumps(listing))
+    document = import_account(
+        "bybit", [tmp_path / "positions.json", FIXTURES / "bybit" / "wallet_balance_contract.json"]
+    )
+    (reported,) = document["reported"]["positions"]
+    assert "liquidation_price" not in reported and "bankruptcy_price" not in reported
+    assert reported["initial_margin"] == "7.03519017"
 
 
 def test_bybit_classic_wallet_is_one_pool_per_coin():
@@ -196,6 +288,18 @@ def test_bybit_classic_wallet_is_one_pool_per_coin():
     draft = build("bybit", [(classify(body), body)], load_rulebook("bybit"))
     assert draft.balances == {"BTC": Decimal("0.00139186")}
     assert draft.pools["BTC"]["maintenance_margin"] == Decimal("0.0000015")
+
+
+def test_okx_cross_positions_without_the_balance_name_the_missing_response(tmp_path):
+    """The recorded 2021 ETH-USD-210430 position, switched to cross on BTC-USDT-SWAP (a symbol
+    the rulebook lists), without GET /api/v5/account/balance: one line asking for it."""
+    body = json.loads(
+        (VENUES / "okx" / "api_v5_account_positions.recorded-2021-04-27-ETH-USD-210430-isolated.json").read_text()
+    )
+    body["data"][0] |= {"instId": "BTC-USDT-SWAP", "instType": "SWAP", "mgnMode": "cross", "markPx": "2566.22"}
+    (tmp_path / "positions.json").write_text(json.dumps(body))
+    with pytest.raises(InputError, match=r"cross positions need the account's wallet: add the /api/v5/account/balance"):
+        import_account("okx", [tmp_path / "positions.json"])
 
 
 def test_okx_documentation_example_names_the_unknown_instrument():

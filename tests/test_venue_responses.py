@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from crossmargin.margin import PoolInput, pool_figures, position_figures
+from crossmargin.margin import PoolInput, notional, pool_figures, position_figures
 from crossmargin.margin.evaluate import cross_prices, isolated_report
 from crossmargin.margin.liquidation import reported_price
-from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
+from crossmargin.margin.position import close_fee_at_bankruptcy, maintenance_margin
+from crossmargin.margin.types import MaintenanceRate, MarginMode, Position, PositionSide, Side
 from crossmargin.rules import load_rulebook
 from crossmargin.rules.schema import Instrument, PriceReporting
-from crossmargin.units import Rounding, exact_context, quantize
+from crossmargin.units import Rounding, div, exact_context, quantize
 from tests.conftest import make_instrument, make_position
 
 VENUES = Path(__file__).parent / "fixtures" / "venues"
@@ -306,3 +307,208 @@ def test_an_instrument_copy_never_keeps_the_tier_table_of_its_original():
     eth = load_rulebook("hyperliquid").instrument("ETH")
     assert eth.tier_rates[0][0] == D("0.02")
     assert eth.with_max_leverage(D(50)).tier_rates[0][0] == D("0.01")
+
+
+# Bybit: position IM and MM on the entry value plus the fee to close -----------------------
+
+#: (file, where the row is, taker rate, maintenance rate) of each Bybit response reporting
+#: positionIM / positionMM. The 2022 figures imply a taker rate of 0.06 % (IM - value / L is
+#: value x (1 - 1/L) x 0.0006 to the last digit), the 2023 one the rulebook's 0.055 %; each
+#: rate is the first risk-limit tier of its symbol then (XRPUSDT 1 %, ETHUSDT 0.5 %, LTCUSDT 1 %).
+BYBIT_POSITION_MARGINS = [
+    ("v5_position_list.doc-testnet-2022-12-29-XRPUSDT-unified.json", ("result", "list", 0), "0.0006", "0.01"),
+    ("unified_v3_position_list.recorded-2022-07-13-ETHUSDT.json", ("result", "list", 0), "0.0006", "0.005"),
+    ("v5_position_list_row.testnet-2023-11-04-LTCUSDT-unified.json", (), "0.00055", "0.01"),
+]
+
+
+def _bybit_row(name: str, where: tuple[str | int, ...]) -> dict[str, Any]:
+    row = _body("bybit", name)
+    for key in where:
+        row = row[key]
+    assert isinstance(row, dict)
+    return row
+
+
+@pytest.mark.parametrize(("name", "where", "taker", "mmr"), BYBIT_POSITION_MARGINS, ids=lambda v: str(v)[:24])
+def test_bybit_position_im_and_mm_are_on_the_entry_value_plus_the_fee_to_close(name, where, taker, mmr):
+    """Three Bybit responses (SOURCES.md, bybit): positionIM = entry value / leverage + the
+    taker fee to close at the bankruptcy price, positionMM = entry value x MMR + the same fee,
+    each rounded up at 8 decimals (LTCUSDT: 7.035190160625 -> 7.03519017). The value is at
+    the entry price, not the mark, in cross (unified) positions too: at the mark these
+    positions' IM would be 3.432 + fee (XRPUSDT), 54.0325 + fee (ETHUSDT), 7.5823 + fee
+    (LTCUSDT)."""
+    row = _bybit_row(name, where)
+    instrument = load_rulebook("bybit").instrument(row["symbol"]).model_copy(update={"taker_fee": D(taker)})
+    size = D(row["size"])
+    entry = D(row.get("avgPrice") or row["entryPrice"])
+    leverage = D(row["leverage"])
+    with exact_context():
+        value = notional(instrument, size, entry)
+        fee = close_fee_at_bankruptcy(instrument, 1 if row["side"] == "Buy" else -1, size, entry, leverage)
+        initial = div(value, leverage, rounding=Rounding.CEILING) + fee
+        maintenance = maintenance_margin(value, MaintenanceRate(D(mmr), D(0), None)) + fee
+    assert value == D(row["positionValue"])
+    assert quantize(initial, EIGHT, rounding=Rounding.CEILING) == D(row["positionIM"])
+    assert quantize(maintenance, EIGHT, rounding=Rounding.CEILING) == D(row["positionMM"])
+
+
+def test_bybit_isolated_liquidation_and_bankruptcy_prices():
+    """A recorded isolated ETHUSDT long (contract v3 position list, 2022-11-25): 0.10 at
+    1198.45, 4.2x, positionBalance 28.58931118 = IM 28.53452381 + the fee to close at the
+    bankruptcy price (0.06 %) = 28.58931010, and 0.00000108 the row does not explain; risk
+    limit 900,000, the rulebook's first ETHUSDT tier (0.5 %); ETHUSDT's tick was 0.05 then.
+    liqPrice 919.10 is the root of margin + PnL = MM + fee to close (919.09700...) rounded up
+    to the tick, toward Bybit's safety. bustPrice 913.15 is EP x (1 - 1/L) = 913.10476...
+    rounded up to the tick: the price where the margin less the reserved closing fee is gone,
+    not the whole positionBalance (that root is 912.5569, printed 912.60)."""
+    row = _body("bybit", "contract_v3_position_list_row.recorded-2022-11-25-ETHUSDT-isolated.json")
+    rulebook = load_rulebook("bybit")
+    conventions = rulebook.conventions
+    eth = rulebook.instrument("ETHUSDT").model_copy(update={"taker_fee": D("0.0006"), "tick_size": D("0.05")})
+    size, entry, leverage = D(row["size"]), D(row["entryPrice"]), D(row["leverage"])
+    mark = entry + D(row["unrealisedPnl"]) / size  # the v3 row prints no mark
+    position = make_position(
+        eth,
+        "long",
+        row["size"],
+        row["entryPrice"],
+        str(mark),
+        mode="isolated",
+        leverage=row["leverage"],
+        isolated_margin=row["positionBalance"],
+    )
+    with exact_context():
+        fee = close_fee_at_bankruptcy(eth, 1, size, entry, leverage)
+        reserved = div(notional(eth, size, entry), leverage, rounding=Rounding.CEILING) + fee
+        report = isolated_report(position, conventions)
+        margin_less_fee = D(row["positionBalance"]) - fee
+        without_fee = isolated_report(position._replace(isolated_margin=margin_less_fee), conventions)
+    assert abs(D(row["positionBalance"]) - reserved) < D("0.0000011")
+    assert report.figures.rate.mmr == D("0.005") and D(row["riskLimitValue"]) == eth.tiers[0].cap
+    liquidation, _ = report.prices.reported(conventions.price_reporting, eth.tick_size)
+    _, bankruptcy = without_fee.prices.reported(conventions.price_reporting, eth.tick_size)
+    assert liquidation == D(row["liqPrice"])
+    assert bankruptcy == D(row["bustPrice"])
+
+
+# OKX: isolated positions, figures printed as binary doubles -------------------------------
+
+#: (file, row index or None for a bare row, kind, contract value, tick, first-tier MMR). The
+#: MMR is what ``mmr / notional`` gives in each body; fees are OKX's base 0.05 % taker rate,
+#: the liquidation fee of its margin ratio.
+OKX_ISOLATED = [
+    (
+        "api_v5_account_positions_row.real-2026-03-10-BIGTIME-USDT-SWAP-isolated.json",
+        None,
+        "linear",
+        "10",
+        "0.00001",
+        "0.02",
+    ),
+    ("api_v5_account_positions_row.real-2021-11-10-ETH-USD-SWAP-isolated.json", None, "inverse", "10", "0.01", "0.005"),
+    ("api_v5_account_positions.recorded-2021-04-27-ETH-USD-210430-isolated.json", 0, "inverse", "10", "0.01", "0.008"),
+]
+
+
+def _okx_isolated(row: dict[str, Any], kind: str, contract_value: str, tick: str, mmr: str) -> Position:
+    """An OKX isolated row as a position: linear sizes in base units (contracts x ctVal),
+    inverse ones in contracts. The 2021 futures body prints no mark: it is recovered from
+    ``upl`` (1 / (1/EP - upl / face))."""
+    instrument = make_instrument(
+        row["instId"],
+        kind=kind,
+        contract_size=contract_value,
+        tick=tick,
+        maker_fee="0.0002",
+        taker_fee="0.0005",
+        liquidation_fee="0.0005",
+    )
+    contracts = D(row["pos"])
+    side = row["posSide"] if row["posSide"] in ("long", "short") else ("long" if contracts > 0 else "short")
+    size = abs(contracts) * (D(contract_value) if kind == "linear" else 1)
+    mark = row.get("markPx")
+    if mark is None:
+        face, entry = abs(contracts) * D(contract_value), D(row["avgPx"])
+        mark = str(1 / (1 / entry - D(row["upl"]) / face))
+    return make_position(
+        instrument,
+        side,
+        str(size),
+        row["avgPx"],
+        mark,
+        mode="isolated",
+        leverage=row["lever"],
+        isolated_margin=row["margin"],
+        mmr=mmr,
+    )
+
+
+def _same_double(ours: D, venue: D, relative: D, scale: D | None = None) -> bool:
+    """Equal to ``relative`` of ``scale`` (default: the venue's figure), as a double allows."""
+    return abs(ours - venue) <= abs(venue if scale is None else scale) * relative
+
+
+@pytest.mark.parametrize(("name", "index", "kind", "ct", "tick", "mmr"), OKX_ISOLATED, ids=lambda v: str(v)[:32])
+def test_okx_isolated_figures_and_a_liquidation_price_one_tick_inside_the_root(name, index, kind, ct, tick, mmr):
+    """Three OKX isolated positions (SOURCES.md, okx): mmr is notional at the mark x MMR,
+    mgnRatio is (margin + upl) / (mmr + notional x 0.05 %), and liqPx is the root of that ratio
+    = 1 moved one tick toward OKX's safety (long: + tick, short: - tick): BIGTIME's root
+    0.0116577335375191 is printed 0.0116677335375191, ETH-USD-SWAP's 11198.2337627940704
+    is printed 11198.22376279407 (the rulebook's reporting, the root to 15 digits, misses by
+    that tick). OKX computes in binary doubles, so its figures agree with the exact ones to
+    1e-14 (1e-12 for the futures body, whose mark comes from its upl)."""
+    body = _body("okx", name)
+    row = body if index is None else body["data"][index]
+    position = _okx_isolated(row, kind, ct, tick, mmr)
+    conventions = load_rulebook("okx").conventions
+    with exact_context():
+        report = isolated_report(position, conventions)
+        ratio = div(report.margin_balance, report.figures.requirement, rounding=Rounding.HALF_EVEN)
+    assert report.prices.liquidation_exact is not None
+    precise = D("1e-14")
+    marked = precise if "markPx" in row else D("1e-12")
+    inside = report.prices.liquidation_exact + position.side.sign * D(tick)
+    assert _same_double(inside, D(row["liqPx"]), precise)
+    assert _same_double(report.figures.maintenance_margin, D(row["mmr"]), marked)
+    assert _same_double(ratio, D(row["mgnRatio"]), marked)
+    # a PnL is a difference of near values: its double is exact to 1e-14 of the notional
+    assert _same_double(report.figures.unrealized_pnl, D(row["upl"]), precise, report.figures.notional)
+
+
+# Binance COIN-M: an isolated BTCUSD_PERP long (GET /dapi/v1/positionRisk) -----------------
+
+
+def test_binance_coinm_isolated_position_in_coin():
+    """A recorded COIN-M row (ccxt's source comment; SOURCES.md, binance-coinm): 2 contracts of
+    100 USD long at 37,643.10000021, isolated wallet 0.00268058 BTC, first bracket 0.4 %.
+    notionalValue 0.00524892 = 200 / mark cut at 8 decimals; unRealizedProfit 0.00006413;
+    isolatedMargin = wallet + PnL. liquidationPrice 25119.97445760 is the one-way isolated
+    root n x CS x (1 + MMR) / (W + n x CS / EP) = 25119.974457609469...: cut, not rounded
+    toward safety (...61) as on USD-M. Half a unit of the wallet's last printed digit moves
+    the root by 0.016, so the direction is not settled by this row."""
+    row = _body("binance-coinm", "dapi_v1_positionRisk_row.recorded-BTCUSD_PERP-isolated.json")
+    rulebook = load_rulebook("binance-coinm")
+    btc = rulebook.instrument("BTCUSD_PERP")
+    position = make_position(
+        btc,
+        "long",
+        row["positionAmt"],
+        row["entryPrice"],
+        row["markPrice"],
+        mode="isolated",
+        leverage=row["leverage"],
+        isolated_margin=row["isolatedWallet"],
+    )
+    with exact_context():
+        report = isolated_report(position, rulebook.conventions)
+        half_unit_more = position._replace(isolated_margin=D(row["isolatedWallet"]) + EIGHT / 2)
+        nudged = isolated_report(half_unit_more, rulebook.conventions)
+    exact = report.prices.liquidation_exact
+    assert exact is not None and nudged.prices.liquidation_exact is not None
+    assert report.figures.rate.mmr == D("0.004")
+    assert quantize(report.figures.notional, EIGHT, rounding=Rounding.FLOOR) == D(row["notionalValue"])
+    assert quantize(report.figures.unrealized_pnl, EIGHT, rounding=Rounding.FLOOR) == D(row["unRealizedProfit"])
+    assert quantize(report.margin_balance, EIGHT, rounding=Rounding.FLOOR) == D(row["isolatedMargin"])
+    assert quantize(exact, EIGHT, rounding=Rounding.TOWARD_ZERO) == D(row["liquidationPrice"])
+    assert D("0.01") < exact - nudged.prices.liquidation_exact < D("0.02")

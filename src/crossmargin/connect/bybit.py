@@ -8,7 +8,10 @@ A unified account (``accountType`` UNIFIED) is one USD pool of every coin marked
 collateral: its asset mode is ``multi``, each coin's USD price is the venue's ``usdValue /
 equity`` (to 1e-8) and the pool's figures are the account totals. A classic (CONTRACT) account
 has one pool per coin. ``positionValue`` is the entry value, so it is not compared with our
-notional at the mark; ``positionIM`` and ``positionMM`` are.
+notional at the mark; ``positionIM`` and ``positionMM`` are. A ``liqPrice`` or ``bustPrice``
+of ``""`` is one Bybit does not show (a unified account's cross positions) and is left out of
+the comparison; ``"0"`` is a price that does not exist. Cross positions need the wallet
+response, as they are margined by it.
 """
 
 from __future__ import annotations
@@ -62,11 +65,10 @@ def _position(row: Body) -> DraftPosition | None:
         raise row.error("must be 0, 1 or 2", "positionIdx")
     isolated = row.has("tradeMode") and int(row.decimal("tradeMode")) == 1
     entry_key = "avgPrice" if row.has("avgPrice") else "entryPrice"
-    reported: dict[str, Decimal | None] = {
-        "liquidation_price": row.optional_decimal("liqPrice", none_if=("", "0")),
-        "bankruptcy_price": row.optional_decimal("bustPrice", none_if=("", "0")),
-        "unrealized_pnl": row.decimal("unrealisedPnl"),
-    }
+    reported: dict[str, Decimal | None] = {"unrealized_pnl": row.decimal("unrealisedPnl")}
+    for key, name in (("liqPrice", "liquidation_price"), ("bustPrice", "bankruptcy_price")):
+        if row.has(key) and row.value[key] != "":  # "" is "not shown" (cross positions), "0" is "none"
+            reported[name] = row.optional_decimal(key, none_if=("0",))
     for key, name in (("positionIM", "initial_margin"), ("positionMM", "maintenance_margin")):
         if row.has(key) and row.value[key] != "":
             reported[name] = row.decimal(key)
@@ -147,6 +149,15 @@ def _wallet(draft: AccountDraft, result: Body, time: str | None) -> None:
     draft.source(f"GET /v5/account/wallet-balance?accountType={kind}", time)
 
 
+def _cross_positions_need_the_wallet(draft: AccountDraft) -> None:
+    """Cross positions are margined by the wallet: without it the import would evaluate an
+    empty one and report liquidation where the venue has none."""
+    if not draft.balances and any(p.margin_mode == "cross" for p in draft.positions):
+        raise InputError(
+            "responses", "cross positions need the account's wallet: add the /v5/account/wallet-balance response"
+        )
+
+
 def build(venue: str, bodies: list[tuple[str, Body]], rulebook: Rulebook) -> AccountDraft:
     del rulebook  # Bybit's responses carry no instrument parameters to lay over it
     draft = AccountDraft(venue)
@@ -162,4 +173,5 @@ def build(venue: str, bodies: list[tuple[str, Body]], rulebook: Rulebook) -> Acc
             if position is not None:
                 draft.positions.append(position)
         draft.source(f"GET /v5/position/list?category={category}", time)
+    _cross_positions_need_the_wallet(draft)
     return draft

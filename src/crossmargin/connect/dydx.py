@@ -2,15 +2,24 @@
 
 - ``GET /v4/addresses/{address}/subaccountNumber/{n}``: ``{"subaccount": {...}}`` with
   ``equity``, ``freeCollateral``, ``assetPositions`` and ``openPerpetualPositions``;
-- ``GET /v4/perpetualMarkets``: ``{"markets": {...}}``: oracle prices, each market's initial
-  and maintenance margin fractions and open interest.
+- ``GET /v4/addresses/{address}``: ``{"subaccounts": [...]}``, the same objects for every
+  subaccount of the address; it is taken when it holds exactly one (each subaccount is its
+  own margin account, so several are refused, naming the per-subaccount endpoint);
+- ``GET /v4/perpetualMarkets``: ``{"markets": {...}}``: each market's initial and
+  maintenance margin fractions and open interest.
 
 dYdX keeps a position's quote balance inside the USDC asset position, so the wallet in the
 account's terms (PnL measured from the entry price) is the USDC balance plus each position's
 signed size times its entry price. The margin fractions of ``perpetualMarkets`` replace the
 rulebook's (the market's max leverage is ``1 / IMF``, rounded down to 1e-8; maintenance is
-``MMF``), and define a market the rulebook does not list. Without that response a mark is the
-entry price plus the reported unrealised PnL per unit.
+``MMF``), and define a market the rulebook does not list. dYdX has no leverage setting: a
+position's initial margin is the market's IMF times its notional, so its leverage is that
+maximum (without the markets, the rulebook's default, which is ``1 / IMF`` of its date).
+
+A position's mark is the oracle price its own ``unrealizedPnl`` was computed at (entry price
+plus the PnL per unit): the indexer values ``equity`` at that same price, to every digit it
+prints, whereas ``perpetualMarkets``' ``oraclePrice`` is the price of the moment the markets
+were fetched, which a separately fetched subaccount does not share.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from crossmargin.connect.responses import Body
 from crossmargin.rules import Rulebook
 from crossmargin.units import ZERO, Rounding, div, quantize
 
-KNOWN = "/v4/addresses/{address}/subaccountNumber/{n}, /v4/perpetualMarkets"
+KNOWN = "/v4/addresses/{address}/subaccountNumber/{n}, /v4/addresses/{address}, /v4/perpetualMarkets"
 LEVERAGE_UNIT = Decimal("0.00000001")
 
 
@@ -31,9 +40,17 @@ def classify(body: Body) -> str | None:
     value = body.value
     if isinstance(value, dict) and isinstance(value.get("subaccount"), dict):
         return "subaccount"
+    if isinstance(value, dict) and isinstance(value.get("subaccounts"), list):
+        return "subaccounts"
     if isinstance(value, dict) and isinstance(value.get("markets"), dict):
         return "perpetualMarkets"
     return None
+
+
+def _max_leverage(market: Body) -> Decimal:
+    """A market's ``1 / IMF``, rounded down to 1e-8 (the most a position there may use)."""
+    imf = market.decimal("initialMarginFraction")
+    return quantize(div(Decimal(1), imf, rounding=Rounding.FLOOR), LEVERAGE_UNIT, rounding=Rounding.FLOOR)
 
 
 def _market_instrument(market: Body, known: bool) -> dict[str, Any]:
@@ -41,9 +58,7 @@ def _market_instrument(market: Body, known: bool) -> dict[str, Any]:
     tiers = [
         {
             "floor": "0",
-            "max_leverage": plain(
-                quantize(div(Decimal(1), imf, rounding=Rounding.FLOOR), LEVERAGE_UNIT, rounding=Rounding.FLOOR)
-            ),
+            "max_leverage": plain(_max_leverage(market)),
             "mmr": plain(market.decimal("maintenanceMarginFraction")),
             "maintenance_amount": "0",
         }
@@ -69,12 +84,14 @@ def _market_instrument(market: Body, known: bool) -> dict[str, Any]:
     return spec
 
 
-def _position(row: Body, oracle: Decimal | None) -> DraftPosition:
+def _position(row: Body) -> DraftPosition:
     signed = row.decimal("size")
+    if signed == 0:
+        raise row.error("must not be 0 in an open position", "size")
     size = abs(signed)
     entry = row.decimal("entryPrice")
     pnl = row.decimal("unrealizedPnl")
-    mark = oracle if oracle is not None else (entry + div(pnl, signed, rounding=Rounding.HALF_EVEN)).normalize()
+    mark = (entry + div(pnl, signed, rounding=Rounding.HALF_EVEN)).normalize()
     return DraftPosition(
         symbol=row.text("market"),
         side="long" if signed > 0 else "short",
@@ -86,8 +103,22 @@ def _position(row: Body, oracle: Decimal | None) -> DraftPosition:
     )
 
 
-def _subaccount(draft: AccountDraft, body: Body, markets: dict[str, Body], rulebook: Rulebook) -> None:
-    account = body.get("subaccount")
+def _one_subaccount(body: Body) -> Body:
+    """The subaccount of a ``/v4/addresses/{address}`` body, which must hold exactly one."""
+    subaccounts = body.get("subaccounts").items()
+    if len(subaccounts) != 1:
+        numbers = ", ".join(str(s.value.get("subaccountNumber")) for s in subaccounts if isinstance(s.value, dict))
+        raise body.error(
+            f"holds {len(subaccounts)} subaccounts ({numbers or 'none'}), each its own margin account: give"
+            " /v4/addresses/{address}/subaccountNumber/{n} for one",
+            "subaccounts",
+        )
+    return subaccounts[0]
+
+
+def _subaccount(
+    draft: AccountDraft, account: Body, markets: dict[str, Body], rulebook: Rulebook, endpoint: str
+) -> None:
     usdc = ZERO
     for asset in account.get("assetPositions").value.values() if account.has("assetPositions") else []:
         if asset.get("symbol") == "USDC":
@@ -95,14 +126,14 @@ def _subaccount(draft: AccountDraft, body: Body, markets: dict[str, Body], ruleb
             usdc += amount if asset.get("side", "LONG") == "LONG" else -amount
     quote_in_positions = ZERO
     for row in account.get("openPerpetualPositions").value:
-        position = _position(account.get("openPerpetualPositions").get(row), None)
+        position = _position(account.get("openPerpetualPositions").get(row))
         market = markets.get(position.symbol)
         if market is not None:
-            position.mark_price = market.decimal("oraclePrice")
+            position.leverage = _max_leverage(market)
             draft.instruments[position.symbol] = _market_instrument(
                 market, rulebook.find_instrument(position.symbol) is not None
             )
-            draft.open_interest[position.symbol] = market.decimal("openInterest") * position.mark_price
+            draft.open_interest[position.symbol] = market.decimal("openInterest") * market.decimal("oraclePrice")
         quote_in_positions += (1 if position.side == "long" else -1) * position.size * position.entry_price
         draft.positions.append(position)
     draft.balances["USDC"] = usdc + quote_in_positions
@@ -110,8 +141,9 @@ def _subaccount(draft: AccountDraft, body: Body, markets: dict[str, Body], ruleb
         "USDC",
         {"margin_balance": account.decimal("equity"), "available_balance": account.decimal("freeCollateral")},
     )
+    address = account.value.get("address", "{address}")
     number = account.value.get("subaccountNumber", 0)
-    draft.source(f"GET /v4/addresses/{account.value.get('address', '{address}')}/subaccountNumber/{number}", None)
+    draft.source(endpoint.format(address=address, number=number), None)
 
 
 def build(venue: str, bodies: list[tuple[str, Body]], rulebook: Rulebook) -> AccountDraft:
@@ -124,5 +156,8 @@ def build(venue: str, bodies: list[tuple[str, Body]], rulebook: Rulebook) -> Acc
             draft.source("GET /v4/perpetualMarkets", None)
     for kind, body in bodies:
         if kind == "subaccount":
-            _subaccount(draft, body, markets, rulebook)
+            endpoint = "GET /v4/addresses/{address}/subaccountNumber/{number}"
+            _subaccount(draft, body.get("subaccount"), markets, rulebook, endpoint)
+        elif kind == "subaccounts":
+            _subaccount(draft, _one_subaccount(body), markets, rulebook, "GET /v4/addresses/{address}")
     return draft

@@ -10,6 +10,7 @@ of the rulebook's instrument. A filled ``adjEq`` means a multi-currency account:
 each currency priced at its ``eqUsd / eq``. Otherwise each currency is its own pool, its cross
 wallet the cash balance less the margin of its isolated positions. OKX's per-currency ``mmr``
 leaves out the liquidation fees its ratio counts, so a pool is compared on ``mgnRatio``.
+Cross positions need the balance response, as they are margined by it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from decimal import Decimal
 from crossmargin.connect.draft import AccountDraft, DraftPosition
 from crossmargin.connect.responses import Body, iso_time
 from crossmargin.rules import Rulebook
-from crossmargin.units import ZERO, Rounding, div, quantize
+from crossmargin.units import ZERO, InputError, Rounding, div, quantize
 
 KNOWN = "/api/v5/account/positions, /api/v5/account/balance"
 PRICE_UNIT = Decimal("0.00000001")
@@ -131,4 +132,8 @@ def build(venue: str, bodies: list[tuple[str, Body]], rulebook: Rulebook) -> Acc
             _balance(draft, accounts[0])
             draft.source("GET /api/v5/account/balance", iso_time(accounts[0].value.get("uTime")))
     draft.pools = {asset: {k: v for k, v in figures.items() if v is not None} for asset, figures in draft.pools.items()}
+    if not draft.balances and any(p.margin_mode == "cross" for p in draft.positions):
+        raise InputError(
+            "responses", "cross positions need the account's wallet: add the /api/v5/account/balance response"
+        )
     return draft
