@@ -18,8 +18,8 @@ import pytest
 from crossmargin.margin import PoolInput, notional, pool_figures, position_figures
 from crossmargin.margin.evaluate import cross_prices, isolated_report
 from crossmargin.margin.liquidation import reported_price
-from crossmargin.margin.position import close_fee_at_bankruptcy, maintenance_margin
-from crossmargin.margin.types import MaintenanceRate, MarginMode, Position, PositionSide, Side
+from crossmargin.margin.position import close_fee_at_bankruptcy
+from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import load_rulebook
 from crossmargin.rules.schema import Instrument, PriceReporting
 from crossmargin.units import Rounding, div, exact_context, quantize
@@ -339,18 +339,17 @@ def test_bybit_position_im_and_mm_are_on_the_entry_value_plus_the_fee_to_close(n
     positions' IM would be 3.432 + fee (XRPUSDT), 54.0325 + fee (ETHUSDT), 7.5823 + fee
     (LTCUSDT)."""
     row = _bybit_row(name, where)
-    instrument = load_rulebook("bybit").instrument(row["symbol"]).model_copy(update={"taker_fee": D(taker)})
-    size = D(row["size"])
-    entry = D(row.get("avgPrice") or row["entryPrice"])
-    leverage = D(row["leverage"])
-    with exact_context():
-        value = notional(instrument, size, entry)
-        fee = close_fee_at_bankruptcy(instrument, 1 if row["side"] == "Buy" else -1, size, entry, leverage)
-        initial = div(value, leverage, rounding=Rounding.CEILING) + fee
-        maintenance = maintenance_margin(value, MaintenanceRate(D(mmr), D(0), None)) + fee
-    assert value == D(row["positionValue"])
-    assert quantize(initial, EIGHT, rounding=Rounding.CEILING) == D(row["positionIM"])
-    assert quantize(maintenance, EIGHT, rounding=Rounding.CEILING) == D(row["positionMM"])
+    rulebook = load_rulebook("bybit")
+    instrument = rulebook.instrument(row["symbol"]).model_copy(update={"taker_fee": D(taker)})
+    entry = row.get("avgPrice") or row["entryPrice"]
+    side = "long" if row["side"] == "Buy" else "short"
+    for mark in (entry, str(D(entry) * D("0.9"))):  # on the entry value: the mark changes nothing
+        position = make_position(instrument, side, row["size"], entry, mark, leverage=row["leverage"])
+        with exact_context():
+            figures = position_figures(position._replace(mmr_override=D(mmr)), rulebook.conventions)
+        assert quantize(figures.initial_margin, EIGHT, rounding=Rounding.CEILING) == D(row["positionIM"])
+        assert quantize(figures.requirement, EIGHT, rounding=Rounding.CEILING) == D(row["positionMM"])
+    assert figures.position.size * D(entry) == D(row["positionValue"])
 
 
 def test_bybit_isolated_liquidation_and_bankruptcy_prices():
@@ -382,12 +381,9 @@ def test_bybit_isolated_liquidation_and_bankruptcy_prices():
         fee = close_fee_at_bankruptcy(eth, 1, size, entry, leverage)
         reserved = div(notional(eth, size, entry), leverage, rounding=Rounding.CEILING) + fee
         report = isolated_report(position, conventions)
-        margin_less_fee = D(row["positionBalance"]) - fee
-        without_fee = isolated_report(position._replace(isolated_margin=margin_less_fee), conventions)
     assert abs(D(row["positionBalance"]) - reserved) < D("0.0000011")
     assert report.figures.rate.mmr == D("0.005") and D(row["riskLimitValue"]) == eth.tiers[0].cap
-    liquidation, _ = report.prices.reported(conventions.price_reporting, eth.tick_size)
-    _, bankruptcy = without_fee.prices.reported(conventions.price_reporting, eth.tick_size)
+    liquidation, bankruptcy = report.prices.reported(conventions.price_reporting, eth.tick_size)
     assert liquidation == D(row["liqPrice"])
     assert bankruptcy == D(row["bustPrice"])
 
@@ -470,6 +466,8 @@ def test_okx_isolated_figures_and_a_liquidation_price_one_tick_inside_the_root(n
     marked = precise if "markPx" in row else D("1e-12")
     inside = report.prices.liquidation_exact + position.side.sign * D(tick)
     assert _same_double(inside, D(row["liqPx"]), precise)
+    printed, _ = report.prices.reported(conventions.price_reporting, position.instrument.tick_size)
+    assert printed is not None and _same_double(printed, D(row["liqPx"]), precise)  # the rulebook's printing
     assert _same_double(report.figures.maintenance_margin, D(row["mmr"]), marked)
     assert _same_double(ratio, D(row["mgnRatio"]), marked)
     # a PnL is a difference of near values: its double is exact to 1e-14 of the notional

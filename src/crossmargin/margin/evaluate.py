@@ -18,7 +18,7 @@ from crossmargin.margin.liquidation import PricePair, price_pair, rounded_pair
 from crossmargin.margin.move import LiquidationMove, liquidation_move
 from crossmargin.margin.numeric import solve_by_bisection, symbol_gap
 from crossmargin.margin.pool import MultiAssetValuation, PoolFigures, PoolInput, counted_pnl, pool_figures
-from crossmargin.margin.position import position_figures
+from crossmargin.margin.position import close_fee, position_figures
 from crossmargin.margin.types import MarginMode, Position, PositionFigures
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import ZERO, Rounding, div, exact_arithmetic
@@ -199,7 +199,10 @@ def isolated_report(position: Position, conventions: Conventions, *, with_prices
     else:
         liquidatable = margin_balance < requirement
     if with_prices:
-        prices = price_pair([position], position.isolated_margin, position.isolated_margin, conventions)
+        # Bybit's position margin holds the fee to close, which the bankruptcy price leaves
+        # reserved: EP x (1 - 1/L) when the margin is IM plus that fee.
+        reserved = close_fee(position) if conventions.close_fee_in_initial else ZERO
+        prices = price_pair([position], position.isolated_margin, position.isolated_margin - reserved, conventions)
     else:
         prices = PricePair(None, None, None, None)
     return IsolatedReport(figures, position.isolated_margin, margin_balance, prices, liquidatable)

@@ -59,7 +59,9 @@ class PricePair:
     def reported(self, reporting: PriceReporting, tick: Decimal) -> tuple[Decimal | None, Decimal | None]:
         """Liquidation and bankruptcy price as the venue's API returns them."""
         return (
-            reported_price(self.liquidation_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
+            reported_price(
+                self.liquidation_exact, tick, reporting, falls_liquidate=self.falls_liquidate, liquidation=True
+            ),
             reported_price(self.bankruptcy_exact, tick, reporting, falls_liquidate=self.falls_liquidate),
         )
 
@@ -67,8 +69,8 @@ class PricePair:
         """Each side's liquidation root as the venue's API would print it: the one below the
         mark is safe rounded up (a fall liquidates there), the one above rounded down."""
         return (
-            reported_price(self.down_exact, tick, reporting, falls_liquidate=True),
-            reported_price(self.up_exact, tick, reporting, falls_liquidate=False),
+            reported_price(self.down_exact, tick, reporting, falls_liquidate=True, liquidation=True),
+            reported_price(self.up_exact, tick, reporting, falls_liquidate=False, liquidation=True),
         )
 
 
@@ -441,7 +443,12 @@ def rounded_pair(
 
 
 def reported_price(
-    exact: Decimal | None, tick: Decimal, reporting: PriceReporting, *, falls_liquidate: bool
+    exact: Decimal | None,
+    tick: Decimal,
+    reporting: PriceReporting,
+    *,
+    falls_liquidate: bool,
+    liquidation: bool = False,
 ) -> Decimal | None:
     """``exact`` as the venue's API prints it: snapped to the tick, or cut to a number of
     decimals or significant digits, toward the venue's safety or half-even (a plain rounding).
@@ -450,6 +457,8 @@ def reported_price(
     """
     if exact is None:
         return None
+    if liquidation and reporting.offset_ticks:
+        exact += (1 if falls_liquidate else -1) * reporting.offset_ticks * tick
     if reporting.rounding == "half_even":
         rounding = Rounding.HALF_EVEN
     else:

@@ -214,11 +214,15 @@ class PriceReporting(Frozen):
     places (``decimals``, Binance: 8) or significant digits (``significant``, OKX prints its
     binary doubles unrounded). ``toward_safety`` rounds up where a fall liquidates and down
     where a rise does; ``half_even`` is a plain rounding of the exact root (Hyperliquid).
+    ``offset_ticks`` moves a printed liquidation price that many ticks beyond the root toward
+    the venue's safety before it is printed (OKX: one; its liqPx is the root plus a tick for a
+    long, less a tick for a short).
     """
 
     step: Literal["tick", "decimals", "significant"] = "tick"
     digits: int | None = Field(default=None, ge=1, le=30)
     rounding: Literal["toward_safety", "half_even"] = "toward_safety"
+    offset_ticks: int = Field(default=0, ge=0, le=10)
 
     @model_validator(mode="after")
     def _digits_match_step(self) -> PriceReporting:
