@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crossmargin.cli.run import HELP
-from crossmargin.engine.scenario import parse_scenario, run_scenario
+from crossmargin.scenario import parse_scenario, run_scenario
 from crossmargin.units import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,11 @@ def test_the_rules_are_all_shipped():
         "multi-asset-collateral-falls",
         "auto-exchange-at-threshold",
         "collateral-depeg-liquidates",
+        "funding-only-at-funding-times",
+        "resting-order-reserves-margin",
+        "binance-order-cost-excludes-fees",
+        "bybit-order-cost-includes-fees",
+        "hedge-mode-legs",
     } <= names
 
 

@@ -13,18 +13,17 @@ Each returns whether the pool was made compliant; if not, the caller closes it i
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+from crossmargin.engine.base import EngineBase
+from crossmargin.engine.fills import sweep_for
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
-from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
+from crossmargin.engine.state import AccountState, PositionState, isolated, key_symbol, wallet
 from crossmargin.margin.position import notional, tier_basis_value, tier_index_for
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.margin.types import MarginMode, PositionSide, Side
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div, steps_of
-
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
 
 class ClosePlan(NamedTuple):
@@ -36,17 +35,16 @@ class ClosePlan(NamedTuple):
     remaining: PositionState | None
 
 
-def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> ClosePlan | None:
-    """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
+def _close_plan(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> ClosePlan | None:
+    """Transfers, wallet change and event of closing ``quantity`` of a position (by key) in the market.
 
     ``None`` when the book cannot take it, or when the realised loss would leave the paying
     balance negative outside a multi-asset pool (then only the full close with its settlement
     can follow).
     """
-    from crossmargin.engine.trading import sweep_for
-
+    position = account.positions[key]
+    symbol = position.symbol
     instrument = engine.rulebook.instrument(symbol)
-    position = account.positions[symbol]
     mark = engine.market(symbol).mark
     assert mark is not None
     side = "sell" if position.side is Side.LONG else "buy"
@@ -59,7 +57,7 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
     fee_rate = instrument.liquidation_fee or ZERO
     fee = engine.money(notional_of(instrument, quantity, average) * fee_rate, asset, rounding=Rounding.CEILING)
     owner = account.account_id
-    target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, symbol)
+    target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, key)
     transfers = signed_transfer(engine.clearing(asset), target, realized, "partial_liquidation")
     if fee > 0:
         insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
@@ -75,6 +73,8 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
         "fee": str(fee),
         "partial": quantity < position.size,
     }
+    if position.position_side is not PositionSide.BOTH:
+        event["position_side"] = position.position_side.value
     # a multi-asset pool may owe the settlement asset (the auto-exchange covers it afterwards)
     if account.asset_mode != "multi" and engine.ledger.balance(target) + realized - fee < 0:
         return None
@@ -82,45 +82,45 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
     return ClosePlan(transfers, change, event, outcome.position)
 
 
-def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
+def _compliant_after(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> bool | None:
     """Whether closing ``quantity`` leaves the pool above maintenance (``None``: not fillable)."""
-    plan = _close_plan(engine, account, symbol, quantity)
+    plan = _close_plan(engine, account, key, quantity)
     if plan is None:
         return None
-    asset = engine.rulebook.instrument(symbol).settlement_asset
-    evaluation = engine.evaluate(
-        account, overrides={symbol: plan.remaining}, balance_changes={asset: plan.wallet_change}
-    )
+    asset = engine.rulebook.instrument(key_symbol(key)).settlement_asset
+    evaluation = engine.evaluate(account, overrides={key: plan.remaining}, balance_changes={asset: plan.wallet_change})
     pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
     return not any(p.liquidatable for p in pools)
 
 
-def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> list[dict[str, Any]]:
-    """Close ``quantity`` of a position in the market, booking PnL and the liquidation fee."""
-    plan = _close_plan(engine, account, symbol, quantity)
+def execute_close(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> list[dict[str, Any]]:
+    """Close ``quantity`` of a position (by key) in the market, booking PnL and the liquidation fee."""
+    plan = _close_plan(engine, account, key, quantity)
     assert plan is not None
     engine.post(plan.transfers)
-    position = account.positions[symbol]
+    position = account.positions[key]
     if quantity >= position.size:
-        del account.positions[symbol]
+        del account.positions[key]
     else:
         position.size -= quantity
     return [plan.event]
 
 
-def _lots(engine: Engine, symbol: str, quantity: Decimal) -> int:
-    return steps_of(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING)
+def _lots(engine: EngineBase, key: str, quantity: Decimal) -> int:
+    return steps_of(quantity, engine.rulebook.instrument(key_symbol(key)).lot_size, rounding=Rounding.CEILING)
 
 
-def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
-    """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
-    largest = max(
-        symbols,
-        key=lambda s: notional_of(
-            engine.rulebook.instrument(s), account.positions[s].size, engine.market(s).mark or ZERO
-        ),
+def _notional(engine: EngineBase, account: AccountState, key: str) -> Decimal:
+    symbol = key_symbol(key)
+    return notional_of(
+        engine.rulebook.instrument(symbol), account.positions[key].size, engine.market(symbol).mark or ZERO
     )
-    lot = engine.rulebook.instrument(largest).lot_size
+
+
+def reduce_until_compliant(engine: EngineBase, account: AccountState, keys: list[str]) -> list[dict[str, Any]] | None:
+    """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
+    largest = max(keys, key=lambda k: _notional(engine, account, k))
+    lot = engine.rulebook.instrument(key_symbol(largest)).lot_size
     most = _lots(engine, largest, account.positions[largest].size) - 1  # a full close is the bankruptcy path
     # Compliance is not monotone in the size closed (each lot frees its maintenance but pays the
     # fee), so probe upward by doubling for a compliant size, then bisect down to the least one.
@@ -141,7 +141,7 @@ def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[
     return execute_close(engine, account, largest, lot * low)
 
 
-def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+def step_down(engine: EngineBase, account: AccountState, keys: list[str]) -> list[dict[str, Any]] | None:
     """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant.
 
     The tier is the one the margin functions look up: on the position's value at the mark, or at
@@ -149,9 +149,10 @@ def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list
     on a tier's floor belongs to the tier the rulebook's boundary rule says.
     """
     at_entry = engine.rulebook.conventions.position_value_basis == "entry"
-    for symbol in sorted(symbols, key=lambda s: -len(engine.rulebook.instrument(s).tiers)):
+    for key in sorted(keys, key=lambda k: -len(engine.rulebook.instrument(key_symbol(k)).tiers)):
+        symbol = key_symbol(key)
         instrument = engine.rulebook.instrument(symbol)
-        position = account.positions[symbol]
+        position = account.positions[key]
         mark = engine.market(symbol).mark
         if mark is None or not instrument.tiers:
             continue
@@ -160,8 +161,8 @@ def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list
             target = _size_below_tier(instrument, index, price)
             if not ZERO < target < position.size:
                 continue
-            if _compliant_after(engine, account, symbol, position.size - target):
-                return execute_close(engine, account, symbol, position.size - target)
+            if _compliant_after(engine, account, key, position.size - target):
+                return execute_close(engine, account, key, position.size - target)
     return None
 
 
@@ -184,22 +185,22 @@ def _tier_at(instrument: Instrument, size: Decimal, price: Decimal) -> int:
     return tier_index_for(instrument, tier_basis_value(instrument, size, notional(instrument, size, price)))
 
 
-def chunks(engine: Engine, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:
+def chunks(engine: EngineBase, account: AccountState, keys: list[str], now_ms: int) -> list[dict[str, Any]] | None:
     """Hyperliquid: a fraction of each large position, then a cooldown in which the next is full."""
     rule = engine.rulebook.conventions.liquidation
     if rule.chunk_fraction is None or now_ms < account.cooldown_until_ms:
         return None
     events: list[dict[str, Any]] = []
-    for symbol in symbols:
-        instrument = engine.rulebook.instrument(symbol)
-        position = account.positions[symbol]
-        mark = engine.market(symbol).mark or position.entry_price
+    for key in keys:
+        position = account.positions[key]
+        instrument = engine.rulebook.instrument(position.symbol)
+        mark = engine.market(position.symbol).mark or position.entry_price
         if notional_of(instrument, position.size, mark) <= (rule.chunk_min_notional or ZERO):
             continue
         chunk = position.size * rule.chunk_fraction
         chunk = chunk - chunk % instrument.lot_size + (instrument.lot_size if chunk % instrument.lot_size else ZERO)
-        if ZERO < chunk < position.size and _close_plan(engine, account, symbol, chunk) is not None:
-            events += execute_close(engine, account, symbol, chunk)
+        if ZERO < chunk < position.size and _close_plan(engine, account, key, chunk) is not None:
+            events += execute_close(engine, account, key, chunk)
     if not events:
         return None
     account.cooldown_until_ms = now_ms + 1000 * (rule.cooldown_seconds or 0)

@@ -137,8 +137,11 @@ def _engine_walk(
         marks = tuple(zip(symbols, _exact_marks(pool, log_price), strict=True))
         happened = [e["event"] for e in engine.execute(c.MarksUpdate(f"m{step}", time_ms, marks)).events]
         for k in order:
+            interval = int(pool.funding_hours[k])  # the step's funding times, each settled once
+            first = (step * step_hours // interval + 1) * interval if interval else 0
             for n in range(int(events[step, k])):
-                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{n}", symbols[k], time_ms))
+                funding_ms = (first + n * interval) * 3_600_000
+                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{n}", symbols[k], funding_ms))
                 happened += [e["event"] for e in settled.events]
         if "liquidation_started" in happened:
             return step

@@ -155,6 +155,7 @@ def health(
 
 def run_stress(snapshot: AccountSnapshot, scenario: StressScenario) -> StressReport:
     """Replay ``scenario`` on a copy of the account; see the module docstring."""
+    _check_funding_times(snapshot, scenario)
     with exact_context():
         engine = copy_into_engine(snapshot)
         path = _Path(
@@ -175,6 +176,23 @@ def run_stress(snapshot: AccountSnapshot, scenario: StressScenario) -> StressRep
                 report.liquidated_in_blackout = step.blackout
         report.equity_after = equity(engine)
         return report
+
+
+def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) -> None:
+    """Funding is exchanged only at a perpetual's funding times (the engine refuses it elsewhere):
+    a step that settles funding on a held perpetual at another time is refused, naming it."""
+    for index, step in enumerate(scenario.steps):
+        for position in snapshot.positions:
+            funding, base = position.instrument.funding, position.instrument.base_asset
+            if (
+                base in step.funding
+                and funding is not None
+                and int(step.hours * HOUR_MS) % (funding.interval_hours * HOUR_MS)
+            ):
+                raise InputError(
+                    f"steps[{index}].funding.{base}",
+                    f"hours {step.hours} is not a funding time of {position.symbol} (every {funding.interval_hours} h)",
+                )
 
 
 @dataclass
