@@ -135,3 +135,64 @@ def test_command_line(tmp_path: Path):
     account.write_text(json.dumps(overridden))
     refused = CliRunner().invoke(app, ["stress", str(account)])
     assert refused.exit_code == 2 and "positions[0].mmr" in refused.output
+
+
+# long 1 BTC against short 20 ETH: each leg 60,000 of notional, health 6 at the start
+HEDGED = {
+    "venue": "binance-usdm",
+    "balances": {"USDT": "3000"},
+    "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "60000", "mark_price": "60000",
+         "leverage": "20"},
+        {"symbol": "ETHUSDT", "side": "short", "size": "20", "entry_price": "3000", "mark_price": "3000",
+         "leverage": "20"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [1, 10])
+def test_a_hedged_book_is_not_liquidated_by_a_uniform_fall(steps):
+    """Every mark of a step moves at one instant (`marks_update`), so the long's loss and the short's
+    gain arrive together: a -10 % move leaves the book's health above 6. Moved one symbol after the
+    other, the long alone lost 6,000 against a wallet of 3,000 and the copy was liquidated with bad debt."""
+    snapshot = parse_account(HEDGED)
+    report = run_stress(snapshot, uniform(["BTC", "ETH"], D("-0.1"), steps))
+    assert not report.liquidated and report.bad_debt == 0
+    assert report.min_health is not None and report.min_health >= 6
+    assert report.equity_after == report.equity_before == D(3000)
+    updates: dict[str, set[str]] = {}  # each command that moved a mark, and the symbols it moved
+    for event in report.events:
+        if event["event"] == "market":
+            updates.setdefault(event["command_id"], set()).add(event["symbol"])
+    assert len(updates) == steps and all(symbols == {"BTCUSDT", "ETHUSDT"} for symbols in updates.values())
+
+
+def test_offsetting_legs_are_copied_whole_and_not_liquidated_on_the_way():
+    """The long has lost 10,000 and the short gained 10,000: the account (wallet 3,000, health 6) is
+    sound, but a copy holding the long alone would not be. The copy imports the winning leg first."""
+    account = json.loads(json.dumps(HEDGED))
+    account["positions"][0]["entry_price"] = "70000"
+    account["positions"][1]["entry_price"] = "3500"
+    snapshot = parse_account(account)
+    assert not evaluate_account(snapshot).liquidatable
+    report = run_stress(snapshot, uniform(["BTC", "ETH"], D("-0.01"), 1))
+    assert not report.liquidated and report.liquidated_at_step is None
+    assert report.equity_before == report.equity_after == D(3000)
+
+
+def test_an_account_already_liquidatable_is_liquidated_at_step_0():
+    """Health below 1 at the account's own marks: the venue liquidates before any move, and the
+    report says so at step 0 with the starting health, whatever the scenario."""
+    account = json.loads(json.dumps(TWO_LONGS))
+    account["balances"]["USD"] = "1480"
+    account["positions"][0]["mark_price"] = "49500"
+    account["positions"][1]["mark_price"] = "2475"
+    snapshot = parse_account(account)
+    evaluation = evaluate_account(snapshot)
+    assert evaluation.liquidatable
+    for scenario in (uniform(["BTC", "ETH"], D("0.1"), 3), uniform(["BTC", "ETH"], D("-0.1"), 3)):
+        report = run_stress(snapshot, scenario)
+        assert report.liquidated and report.liquidated_at_step == 0 and report.liquidated_at_hours == 0
+        assert report.health_path[0] == evaluation.lowest_health() and report.health_path[0] < 1
+        assert report.equity_before == D(480)  # the account's own equity, before the venue acted
+        assert report.equity_after < report.equity_before

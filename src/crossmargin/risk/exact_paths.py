@@ -107,7 +107,7 @@ def engine_decisions(
     as a venue's feed would; the first ``liquidation_started`` decides.
     """
     from crossmargin.engine import commands as c
-    from crossmargin.risk.stress import copy_into_engine
+    from crossmargin.risk.engine_copy import copy_into_engine
 
     events = funding_events(pool, steps, model.step_hours)
     symbols = [p.symbol for p in snapshot.positions]
