@@ -13,7 +13,7 @@ from crossmargin.cli.main import app
 from crossmargin.margin.account import parse_account
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.risk.scenarios import beta_scaled, betas, parse_scenario, uniform
-from crossmargin.risk.stress import StressScenario, StressStep, run_stress
+from crossmargin.risk.stress import MAX_STEPS, StressScenario, StressStep, run_stress
 from crossmargin.units import InputError
 
 # scenarios/correlated-crash.yaml's account: two longs, each liquidation price ~19.8 % away
@@ -196,3 +196,37 @@ def test_an_account_already_liquidatable_is_liquidated_at_step_0():
         assert report.health_path[0] == evaluation.lowest_health() and report.health_path[0] < 1
         assert report.equity_before == D(480)  # the account's own equity, before the venue acted
         assert report.equity_after < report.equity_before
+
+
+def test_steps_past_the_limit_are_refused_before_any_work(tmp_path: Path):
+    """`--steps` and a scenario file's steps stop at MAX_STEPS (docs/risk-lab.md): one line, exit 2."""
+    account = tmp_path / "two.json"
+    account.write_text(json.dumps(TWO_LONGS))
+    result = CliRunner().invoke(app, ["stress", str(account), "--steps", str(MAX_STEPS + 1)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == f"error: steps: must lie between 1 and {MAX_STEPS:,}, got {MAX_STEPS + 1:,}"
+    long_file = tmp_path / "long.yaml"
+    steps = [{"hours": str(n + 1), "moves": {"BTC": "-0.0001"}} for n in range(MAX_STEPS + 1)]
+    long_file.write_text(json.dumps({"name": "long", "steps": steps}))  # JSON is YAML
+    result = CliRunner().invoke(app, ["stress", str(account), "--scenario", str(long_file)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: steps: at most 10,000 steps per scenario")
+
+
+@pytest.mark.parametrize(("terminal", "steps", "shown"), [("1", "300", "bar"), ("0", "6000", "lines"), ("0", "300", "")])
+def test_a_long_stress_shows_its_progress_on_stderr(tmp_path: Path, terminal: str, steps: str, shown: str):
+    """A bar on a terminal once the run has 200 steps; in a log, a line per tenth once it is long
+    (5,000 steps); a short run in a log prints nothing. The JSON on stdout is never touched."""
+    account = tmp_path / "two.json"
+    account.write_text(json.dumps(TWO_LONGS))
+    arguments = ["stress", str(account), "--uniform", "-0.01", "--steps", steps, "--json"]
+    result = CliRunner().invoke(app, arguments, env={"TTY_COMPATIBLE": terminal, "TTY_INTERACTIVE": terminal})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scenarios"][0]["liquidated"] is False
+    if shown == "bar":
+        assert f"/{steps} steps" in result.stderr and "━" in result.stderr
+    elif shown == "lines":
+        lines = result.stderr.strip().splitlines()
+        assert lines == [f"stress: {n * 600:,}/6,000 steps" for n in range(1, 11)]
+    else:
+        assert result.stderr == ""
