@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -111,8 +110,8 @@ def test_the_reserve_for_a_liquidation_probability_is_the_least_that_reaches_it(
     assert before > 0.1
     extra = reserve_for_probability(pool, model, 0.02, ceiling=200000.0, **runs)
     assert extra is not None and extra > 0
-    at = simulate(replace(pool, wallet=pool.wallet + extra), model, **runs).liquidation_probability
-    short = simulate(replace(pool, wallet=pool.wallet + extra * 0.98), model, **runs).liquidation_probability
+    at = simulate(pool.with_deposit(extra), model, **runs).liquidation_probability
+    short = simulate(pool.with_deposit(extra * 0.98), model, **runs).liquidation_probability
     assert at <= 0.02 < short
     with pytest.raises(InputError, match="target"):
         reserve_for_probability(pool, model, 1.5, ceiling=1.0, **runs)

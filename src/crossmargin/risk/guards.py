@@ -16,7 +16,7 @@ sizes) or the engine (reserves):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -257,7 +257,7 @@ def reserve_for_probability(
     def probability(extra: float) -> float:
         if on_run is not None:
             on_run()
-        topped = replace(pool, wallet=pool.wallet + extra)
+        topped = pool.with_deposit(extra)
         return simulate(topped, model, steps=steps, paths=paths, seed=seed).liquidation_probability
 
     if probability(0.0) <= target:
