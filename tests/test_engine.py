@@ -323,7 +323,7 @@ def test_marks_update_moves_several_marks_at_once_and_checks_each_account_once()
 
 def test_marks_update_in_a_scenario_file_and_its_bad_forms():
     from crossmargin.engine.commands import MarksUpdate
-    from crossmargin.engine.scenario import parse_scenario
+    from crossmargin.scenario import parse_scenario
     from crossmargin.units import InputError
 
     step_text = '{timestamp_ms: 5, marks: [[BTC-PERP, "50000"], [ETH-PERP, "3000"]]}'

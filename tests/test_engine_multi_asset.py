@@ -33,12 +33,12 @@ from crossmargin.engine.core import Engine
 from crossmargin.engine.exchange import cover_debt, settle_debts
 from crossmargin.engine.funds import withdrawable
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, LedgerError, Transfer
-from crossmargin.engine.scenario import parse_scenario
 from crossmargin.engine.state import isolated, wallet
 from crossmargin.margin.account import parse_account
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.rules.registry import parse_rulebook
+from crossmargin.scenario import parse_scenario
 from crossmargin.units import InputError
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crossmargin.cli.run import HELP
-from crossmargin.engine.scenario import parse_scenario, run_scenario
+from crossmargin.scenario import parse_scenario, run_scenario
 from crossmargin.units import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,8 +23,8 @@ from rich.text import Text
 
 from crossmargin.cli.errors import fail, input_errors_exit
 from crossmargin.engine.core import Engine
-from crossmargin.engine.scenario import Executor, Scenario, StepReport, load_scenario, run_scenario
 from crossmargin.rules import load_rulebook
+from crossmargin.scenario import Executor, Scenario, StepReport, load_scenario, run_scenario
 
 EXIT_EXPECTATION_FAILED = 1
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crossmargin.engine.base import EngineBase
 from crossmargin.engine.ledger import LedgerAccount, Transfer
 from crossmargin.engine.positions import apply_fill
 from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
@@ -22,11 +23,8 @@ from crossmargin.margin.position import unrealized_pnl
 from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import ZERO, Rounding, div, steps_of
 
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
-
-def _rank_key(engine: Engine, account: AccountState, position: PositionState, profit: Decimal) -> Decimal:
+def _rank_key(engine: EngineBase, account: AccountState, position: PositionState, profit: Decimal) -> Decimal:
     """Higher first. Binance: PnL% x margin ratio; Bybit and others: PnL% x effective leverage."""
     ranking = engine.rulebook.conventions.adl_ranking
     instrument = engine.rulebook.instrument(position.symbol)
@@ -47,7 +45,7 @@ def _rank_key(engine: Engine, account: AccountState, position: PositionState, pr
 
 
 def _candidates(
-    engine: Engine, bankrupt: AccountState, symbol: str, side: Side
+    engine: EngineBase, bankrupt: AccountState, symbol: str, side: Side
 ) -> list[tuple[AccountState, PositionState]]:
     instrument = engine.rulebook.instrument(symbol)
     mark = engine.market(symbol).mark
@@ -65,7 +63,7 @@ def _candidates(
 
 
 def deleverage(
-    engine: Engine,
+    engine: EngineBase,
     bankrupt: AccountState,
     target: LedgerAccount,
     shortfall: Decimal,

@@ -17,24 +17,23 @@ proceeds round down: the venue wins the last unit.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crossmargin.engine.base import EngineBase
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
+from crossmargin.engine.settlement import cover_deficit
 from crossmargin.engine.state import AccountState, usd_price, wallet
 from crossmargin.engine.watch import forget
 from crossmargin.margin.collateral import collateral_value_usd, haircut_amount
 from crossmargin.units import ONE, ZERO, Rounding, div
 
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
-
-def price_of(engine: Engine, asset: str) -> Decimal | None:
+def price_of(engine: EngineBase, asset: str) -> Decimal | None:
     """The USD price a multi-asset pool values ``asset`` at (USD itself is 1)."""
     return usd_price(engine.asset_prices, asset)
 
 
-def backs_pool(engine: Engine, account: AccountState, asset: str) -> bool:
+def backs_pool(engine: EngineBase, account: AccountState, asset: str) -> bool:
     """Whether ``asset`` backs the account's multi-asset pool: approved by the user, listed as
     collateral by the venue, and priced. Nothing else is ever sold or taken."""
     return (
@@ -44,7 +43,7 @@ def backs_pool(engine: Engine, account: AccountState, asset: str) -> bool:
     )
 
 
-def collateral_ratio(engine: Engine, asset: str, amount: Decimal) -> Decimal:
+def collateral_ratio(engine: EngineBase, asset: str, amount: Decimal) -> Decimal:
     """How much of ``amount`` the pool counts: its haircut value over its plain value (the tier
     rate for one tier), after the bid buffer. What a sale divides the debt by."""
     spec = engine.rulebook.collateral(asset)
@@ -54,7 +53,7 @@ def collateral_ratio(engine: Engine, asset: str, amount: Decimal) -> Decimal:
     return div(counted, amount, rounding=Rounding.FLOOR)
 
 
-def _sellable(engine: Engine, account: AccountState, debt_asset: str, with_stakes: bool) -> list[LedgerAccount]:
+def _sellable(engine: EngineBase, account: AccountState, debt_asset: str, with_stakes: bool) -> list[LedgerAccount]:
     """Approved, priced collateral the account holds, best ratio first (then by name): wallets,
     then (in a liquidation) staked lots. Unapproved assets are never sold."""
     owner = account.account_id
@@ -72,7 +71,7 @@ def _sellable(engine: Engine, account: AccountState, debt_asset: str, with_stake
 
 
 def cover_debt(
-    engine: Engine, account: AccountState, debt_asset: str, reason: str, *, with_stakes: bool = False
+    engine: EngineBase, account: AccountState, debt_asset: str, reason: str, *, with_stakes: bool = False
 ) -> list[dict[str, Any]]:
     """Sell collateral until the wallet's debt in ``debt_asset`` is covered, or nothing is left;
     the sales are posted as one group and returned as events."""
@@ -120,12 +119,12 @@ def cover_debt(
     return events
 
 
-def _debt_usd(engine: Engine, debt_wallet: LedgerAccount) -> Decimal:
+def _debt_usd(engine: EngineBase, debt_wallet: LedgerAccount) -> Decimal:
     price = price_of(engine, debt_wallet.asset) or ZERO
     return -engine.ledger.balance(debt_wallet) * price
 
 
-def _ltv_at_least_one(engine: Engine, account: AccountState) -> bool:
+def _ltv_at_least_one(engine: EngineBase, account: AccountState) -> bool:
     """Debts (in full) at least as large as the approved collateral's haircut value."""
     debts = collateral = ZERO
     for ledger_account, balance in engine.ledger.owner_items(account.account_id):
@@ -139,7 +138,7 @@ def _ltv_at_least_one(engine: Engine, account: AccountState) -> bool:
     return debts > 0 and debts >= collateral
 
 
-def settle_debts(engine: Engine, candidates: set[LedgerAccount]) -> list[dict[str, Any]]:
+def settle_debts(engine: EngineBase, candidates: set[LedgerAccount]) -> list[dict[str, Any]]:
     """After a command: the venue's auto-exchange triggers, for the wallets in debt that it
     touched (or, after a price update, for every wallet in debt).
 
@@ -161,13 +160,11 @@ def settle_debts(engine: Engine, candidates: set[LedgerAccount]) -> list[dict[st
     return events
 
 
-def _bad_debt(engine: Engine, account: AccountState, debt_wallet: LedgerAccount) -> list[dict[str, Any]]:
+def _bad_debt(engine: EngineBase, account: AccountState, debt_wallet: LedgerAccount) -> list[dict[str, Any]]:
     """What no collateral is left to cover, with no position to liquidate: the fund pays it."""
     deficit = -engine.ledger.balance(debt_wallet)
     if deficit <= 0:
         return []
-    from crossmargin.engine.liquidation import cover_deficit
-
     events: list[dict[str, Any]] = []
     fund = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, debt_wallet.asset))
     engine.post(cover_deficit(engine, account, debt_wallet, deficit, fund, events, {}))

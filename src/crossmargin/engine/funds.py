@@ -8,8 +8,8 @@ locked until its time.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from crossmargin.engine.base import EngineBase
 from crossmargin.engine.commands import Deposit, Result, ResultCode, Stake, TransferMargin, Unstake, Withdraw
 from crossmargin.engine.exchange import price_of
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
@@ -19,11 +19,8 @@ from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.types import MarginMode
 from crossmargin.units import ZERO, InputError, Rounding, div
 
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
-
-def _checked_amount(engine: Engine, amount: Decimal, asset: str, field: str) -> Decimal:
+def _checked_amount(engine: EngineBase, amount: Decimal, asset: str, field: str) -> Decimal:
     if asset not in engine.rulebook.data.assets:
         raise InputError(field, f"{asset} is not an asset of {engine.rulebook.venue}")
     if amount <= 0 or engine.money(amount, asset, rounding=Rounding.FLOOR) != amount:
@@ -31,7 +28,7 @@ def _checked_amount(engine: Engine, amount: Decimal, asset: str, field: str) -> 
     return amount
 
 
-def deposit(engine: Engine, command: Deposit) -> Result:
+def deposit(engine: EngineBase, command: Deposit) -> Result:
     amount = _checked_amount(engine, command.amount, command.asset, "amount")
     target = wallet(command.account, command.asset)
     if command.account == "insurance":  # seeding the venue's insurance fund
@@ -44,7 +41,7 @@ def deposit(engine: Engine, command: Deposit) -> Result:
     )
 
 
-def withdrawable(engine: Engine, account: AccountState, asset: str) -> Decimal:
+def withdrawable(engine: EngineBase, account: AccountState, asset: str) -> Decimal:
     """What may leave the wallet in ``asset``: the venue's max withdrawable of its pool, never
     more than the balance; an asset whose approval is revoked backs nothing, so all of it."""
     balance = engine.ledger.balance(wallet(account.account_id, asset))
@@ -59,7 +56,7 @@ def withdrawable(engine: Engine, account: AccountState, asset: str) -> Decimal:
     return min(balance, limit)
 
 
-def _multi_asset_withdrawable(engine: Engine, account: AccountState, asset: str, balance: Decimal) -> Decimal:
+def _multi_asset_withdrawable(engine: EngineBase, account: AccountState, asset: str, balance: Decimal) -> Decimal:
     """A multi-asset pool's max withdrawable is in USD; an asset may take it out at its ask rate
     (Binance: available per asset = the pool's available / askRate). An asset that backs
     nothing (no price yet, or not collateral on this venue) leaves freely."""
@@ -75,7 +72,7 @@ def _multi_asset_withdrawable(engine: Engine, account: AccountState, asset: str,
     return min(balance, limit)
 
 
-def withdraw(engine: Engine, command: Withdraw) -> Result:
+def withdraw(engine: EngineBase, command: Withdraw) -> Result:
     amount = _checked_amount(engine, command.amount, command.asset, "amount")
     if command.account not in engine.accounts:
         return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
@@ -94,7 +91,7 @@ def withdraw(engine: Engine, command: Withdraw) -> Result:
     )
 
 
-def transfer_margin(engine: Engine, command: TransferMargin) -> Result:
+def transfer_margin(engine: EngineBase, command: TransferMargin) -> Result:
     if command.account not in engine.accounts:
         return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
     account = engine.accounts[command.account]
@@ -132,7 +129,7 @@ def transfer_margin(engine: Engine, command: TransferMargin) -> Result:
     )
 
 
-def stake(engine: Engine, command: Stake) -> Result:
+def stake(engine: EngineBase, command: Stake) -> Result:
     amount = _checked_amount(engine, command.amount, command.asset, "amount")
     if command.unlock_ms < command.timestamp_ms or command.annual_rate < 0:
         raise InputError("unlock_ms", "must not be before the stake's time, with a non-negative rate")
@@ -159,7 +156,7 @@ def stake(engine: Engine, command: Stake) -> Result:
     )
 
 
-def unstake(engine: Engine, command: Unstake) -> Result:
+def unstake(engine: EngineBase, command: Unstake) -> Result:
     account = engine.accounts.get(command.account)
     if account is None:
         return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)

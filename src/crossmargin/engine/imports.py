@@ -11,8 +11,8 @@ is no safer than the real one.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from crossmargin.engine.base import EngineBase
 from crossmargin.engine.commands import ImportPosition, Result, ResultCode
 from crossmargin.engine.ledger import Transfer
 from crossmargin.engine.liquidation import check_account
@@ -21,11 +21,8 @@ from crossmargin.engine.watch import forget
 from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import InputError, Rounding
 
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
-
-def import_position(engine: Engine, command: ImportPosition) -> Result:
+def import_position(engine: EngineBase, command: ImportPosition) -> Result:
     instrument = engine.rulebook.find_instrument(command.symbol)
     if instrument is None:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
@@ -71,7 +68,7 @@ def import_position(engine: Engine, command: ImportPosition) -> Result:
     return engine.accept(command, [event, *check_account(engine, account, symbol)])
 
 
-def _isolated_margin(engine: Engine, account_id: str, asset: str, margin: Decimal) -> Decimal | Result:
+def _isolated_margin(engine: EngineBase, account_id: str, asset: str, margin: Decimal) -> Decimal | Result:
     if margin <= 0 or engine.money(margin, asset, rounding=Rounding.FLOOR) != margin:
         raise InputError("isolated_margin", f"must be positive in units of {engine.unit(asset)}")
     if margin > engine.ledger.balance(wallet(account_id, asset)):

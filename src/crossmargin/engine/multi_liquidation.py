@@ -19,19 +19,17 @@ Unapproved assets are never sold nor taken: they never backed the pool.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crossmargin.engine.base import EngineBase
 from crossmargin.engine.exchange import backs_pool, cover_debt
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
-from crossmargin.engine.liquidation import bankruptcy_prices, close_positions, cover_deficit, equity_to_fund
+from crossmargin.engine.settlement import bankruptcy_prices, close_positions, cover_deficit, equity_to_fund
 from crossmargin.engine.state import BACKING_KINDS, AccountState, wallet
 from crossmargin.units import ZERO, Rounding
 
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
-
-def liquidate_multi_asset_pool(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]]:
+def liquidate_multi_asset_pool(engine: EngineBase, account: AccountState, symbols: list[str]) -> list[dict[str, Any]]:
     """Close the pool's positions and settle every asset of it (see the module's steps)."""
     owner = account.account_id
     bankruptcy = bankruptcy_prices(engine, account, symbols, "USD")
@@ -61,7 +59,7 @@ def liquidate_multi_asset_pool(engine: Engine, account: AccountState, symbols: l
     return events
 
 
-def cover_debts(engine: Engine, account: AccountState, reason: str) -> list[dict[str, Any]]:
+def cover_debts(engine: EngineBase, account: AccountState, reason: str) -> list[dict[str, Any]]:
     """Run the auto-exchange for every asset the account owes, staked collateral included."""
     events: list[dict[str, Any]] = []
     for asset in sorted(_debt_assets(engine, account)):
@@ -69,11 +67,11 @@ def cover_debts(engine: Engine, account: AccountState, reason: str) -> list[dict
     return events
 
 
-def _debt_assets(engine: Engine, account: AccountState) -> set[str]:
+def _debt_assets(engine: EngineBase, account: AccountState) -> set[str]:
     return {a.asset for a in engine.ledger.debts if a.owner == account.account_id}
 
 
-def _equity_to_fund(engine: Engine, account: AccountState) -> list[dict[str, Any]]:
+def _equity_to_fund(engine: EngineBase, account: AccountState) -> list[dict[str, Any]]:
     """What approved, priced collateral is left above bankruptcy goes to the fund, asset by asset."""
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []

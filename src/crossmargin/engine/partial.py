@@ -13,16 +13,15 @@ Each returns whether the pool was made compliant; if not, the caller closes it i
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+from crossmargin.engine.base import EngineBase
+from crossmargin.engine.fills import sweep_for
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
 from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import ZERO, Rounding, div, steps_of
-
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
 
 
 class ClosePlan(NamedTuple):
@@ -34,15 +33,13 @@ class ClosePlan(NamedTuple):
     remaining: PositionState | None
 
 
-def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> ClosePlan | None:
+def _close_plan(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> ClosePlan | None:
     """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
 
     ``None`` when the book cannot take it, or when the realised loss would leave the paying
     balance negative outside a multi-asset pool (then only the full close with its settlement
     can follow).
     """
-    from crossmargin.engine.trading import sweep_for
-
     instrument = engine.rulebook.instrument(symbol)
     position = account.positions[symbol]
     mark = engine.market(symbol).mark
@@ -80,7 +77,7 @@ def _close_plan(engine: Engine, account: AccountState, symbol: str, quantity: De
     return ClosePlan(transfers, change, event, outcome.position)
 
 
-def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
+def _compliant_after(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
     """Whether closing ``quantity`` leaves the pool above maintenance (``None``: not fillable)."""
     plan = _close_plan(engine, account, symbol, quantity)
     if plan is None:
@@ -93,7 +90,7 @@ def _compliant_after(engine: Engine, account: AccountState, symbol: str, quantit
     return not any(p.liquidatable for p in pools)
 
 
-def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: Decimal) -> list[dict[str, Any]]:
+def execute_close(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> list[dict[str, Any]]:
     """Close ``quantity`` of a position in the market, booking PnL and the liquidation fee."""
     plan = _close_plan(engine, account, symbol, quantity)
     assert plan is not None
@@ -106,11 +103,13 @@ def execute_close(engine: Engine, account: AccountState, symbol: str, quantity: 
     return [plan.event]
 
 
-def _lots(engine: Engine, symbol: str, quantity: Decimal) -> int:
+def _lots(engine: EngineBase, symbol: str, quantity: Decimal) -> int:
     return steps_of(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING)
 
 
-def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+def reduce_until_compliant(
+    engine: EngineBase, account: AccountState, symbols: list[str]
+) -> list[dict[str, Any]] | None:
     """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
     largest = max(
         symbols,
@@ -139,7 +138,7 @@ def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[
     return execute_close(engine, account, largest, lot * low)
 
 
-def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+def step_down(engine: EngineBase, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
     """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant."""
     for symbol in sorted(symbols, key=lambda s: -len(engine.rulebook.instrument(s).tiers)):
         instrument = engine.rulebook.instrument(symbol)
@@ -162,7 +161,7 @@ def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list
     return None
 
 
-def chunks(engine: Engine, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:
+def chunks(engine: EngineBase, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:
     """Hyperliquid: a fraction of each large position, then a cooldown in which the next is full."""
     rule = engine.rulebook.conventions.liquidation
     if rule.chunk_fraction is None or now_ms < account.cooldown_until_ms:

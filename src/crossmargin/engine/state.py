@@ -100,6 +100,24 @@ class MarketState:
     curve_memos: dict[str, CurveMemo] = field(default_factory=lambda: {"bid": CurveMemo(), "ask": CurveMemo()})
 
 
+@dataclass
+class Watch:
+    """The engine's memory of safe bands: tokens per account and two heaps per symbol (kept and
+    read by :mod:`crossmargin.engine.watch`)."""
+
+    tokens: dict[str, int] = field(default_factory=dict)
+    lows: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # max-heap (negated)
+    highs: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # min-heap
+    slopes: dict[str, Decimal | None] = field(default_factory=dict)
+    unwatched: set[str] = field(default_factory=set)  # accounts changed since their last exact check
+    # per account, per pool key (settlement asset, or "iso:" + symbol): surplus kept for funding
+    reserves: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    # per multi-asset account, per collateral asset: the USD prices between which it stays safe
+    price_bands: dict[str, dict[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
+    sequence: int = 0
+    sound: bool | None = None  # whether bands are sound under the engine's rulebook (see eligible)
+
+
 def usd_price(asset_prices: dict[str, Decimal], asset: str) -> Decimal | None:
     """The USD price a multi-asset pool values ``asset`` at: USD is 1, others as last published."""
     return ONE if asset == "USD" else asset_prices.get(asset)

@@ -24,20 +24,15 @@ are checked in full on every update.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from crossmargin.engine.state import AccountState, usd_price
+from crossmargin.engine.base import EngineBase
+from crossmargin.engine.state import AccountState, Watch, usd_price
 from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.types import MarginMode, Position
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ONE, ZERO, Rounding, div
-
-if TYPE_CHECKING:
-    from crossmargin.engine.core import Engine
-
 
 #: Share of a pool's surplus kept out of its bands, to absorb funding without an exact check.
 FUNDING_RESERVE = Decimal("0.1")
@@ -52,24 +47,7 @@ STALE_FACTOR = 4
 STALE_SLACK = 1024
 
 
-@dataclass
-class Watch:
-    """The engine's memory of safe bands: tokens per account and two heaps per symbol."""
-
-    tokens: dict[str, int] = field(default_factory=dict)
-    lows: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # max-heap (negated)
-    highs: dict[str, list[tuple[Decimal, str, int]]] = field(default_factory=dict)  # min-heap
-    slopes: dict[str, Decimal | None] = field(default_factory=dict)
-    unwatched: set[str] = field(default_factory=set)  # accounts changed since their last exact check
-    # per account, per pool key (settlement asset, or "iso:" + symbol): surplus kept for funding
-    reserves: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    # per multi-asset account, per collateral asset: the USD prices between which it stays safe
-    price_bands: dict[str, dict[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
-    sequence: int = 0
-    sound: bool | None = None  # whether bands are sound under the engine's rulebook (see eligible)
-
-
-def eligible(engine: Engine) -> bool:
+def eligible(engine: EngineBase) -> bool:
     """Bands are sound for single-asset pools of marginal tiers without a close fee inside MM."""
     watch = engine.watch
     if watch.sound is None:  # the rulebook never changes under an engine: decide once
@@ -78,7 +56,7 @@ def eligible(engine: Engine) -> bool:
     return watch.sound
 
 
-def _slope(engine: Engine, symbol: str) -> Decimal | None:
+def _slope(engine: EngineBase, symbol: str) -> Decimal | None:
     """Highest rate at which a unit of notional can raise the requirement; None: no bound."""
     slopes = engine.watch.slopes
     if symbol not in slopes:
@@ -109,7 +87,7 @@ def _band(
     return low, high
 
 
-def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> None:
+def remember(engine: EngineBase, account: AccountState, evaluation: Evaluation) -> None:
     """Give each position its share of its pool's surplus and file the bands."""
     watch = engine.watch
     watch.sequence += 1
@@ -142,7 +120,9 @@ def remember(engine: Engine, account: AccountState, evaluation: Evaluation) -> N
             _file(engine, position, share, account_id, token)
 
 
-def _file_multi_asset(engine: Engine, evaluation: Evaluation, surplus: Decimal, account_id: str, token: int) -> None:
+def _file_multi_asset(
+    engine: EngineBase, evaluation: Evaluation, surplus: Decimal, account_id: str, token: int
+) -> None:
     """Bands for a multi-asset pool: part of its USD surplus for its marks, part for its assets' prices.
 
     Each position gets a share in its settlement asset (see :func:`_in_settlement_asset`). Each
@@ -171,7 +151,7 @@ def _file_multi_asset(engine: Engine, evaluation: Evaluation, surplus: Decimal, 
         bands[asset] = (price - room, price + room)
 
 
-def price_moved_out(engine: Engine, account_id: str, asset: str, price: Decimal) -> bool:
+def price_moved_out(engine: EngineBase, account_id: str, asset: str, price: Decimal) -> bool:
     """Whether a new price of ``asset`` may have put the multi-asset account at risk: it has no
     current bands, or the price left the account's band for that asset."""
     if not eligible(engine) or account_id not in engine.watch.tokens:
@@ -183,7 +163,7 @@ def price_moved_out(engine: Engine, account_id: str, asset: str, price: Decimal)
     return not low < price < high
 
 
-def _in_settlement_asset(engine: Engine, share_usd: Decimal, position: Position) -> Decimal:
+def _in_settlement_asset(engine: EngineBase, share_usd: Decimal, position: Position) -> Decimal:
     """A multi-asset pool's USD budget in units of a position's settlement asset.
 
     A unit of that asset moves the pool's USD equity by at most its ask rate (price x (1 + ask
@@ -198,7 +178,7 @@ def _in_settlement_asset(engine: Engine, share_usd: Decimal, position: Position)
 
 
 def _file(
-    engine: Engine, position: Position, share: Decimal, account_id: str, token: int, *, both: bool = False
+    engine: EngineBase, position: Position, share: Decimal, account_id: str, token: int, *, both: bool = False
 ) -> None:
     """File one position's band edges (at its mark, which the evaluation priced it at). ``both``
     files both edges even where a favourable move cannot hurt a single-asset pool (a haircut
@@ -216,7 +196,7 @@ def _file(
         _push(watch, watch.highs.setdefault(symbol, []), (mark if high is None else high, account_id, token))
 
 
-def _gains_one_way(engine: Engine, slope: Decimal | None) -> bool:
+def _gains_one_way(engine: EngineBase, slope: Decimal | None) -> bool:
     """Whether a move in a position's favour can never lower its pool's surplus.
 
     It gains PnL one for one (in 1/P for inverse contracts) and its requirement grows at most
@@ -240,7 +220,7 @@ def _push(watch: Watch, heap: list[tuple[Decimal, str, int]], entry: tuple[Decim
         heapq.heapify(heap)
 
 
-def triggered(engine: Engine, symbol: str) -> set[str]:
+def triggered(engine: EngineBase, symbol: str) -> set[str]:
     """Accounts whose band on ``symbol`` the current mark has reached or left."""
     watch = engine.watch
     mark = engine.market(symbol).mark
@@ -259,7 +239,7 @@ def triggered(engine: Engine, symbol: str) -> set[str]:
     return found
 
 
-def forget(engine: Engine, account_id: str) -> None:
+def forget(engine: EngineBase, account_id: str) -> None:
     """Invalidate an account's bands (it will be checked at the next update of its symbols)."""
     engine.watch.tokens.pop(account_id, None)
     engine.watch.reserves.pop(account_id, None)
@@ -272,7 +252,7 @@ def pool_key(symbol: str, margin_mode: MarginMode, settlement_asset: str) -> str
     return ISOLATED_KEY + symbol if margin_mode is MarginMode.ISOLATED else settlement_asset
 
 
-def absorb_reduction(engine: Engine, account_id: str, key: str, margin_change: Decimal) -> bool:
+def absorb_reduction(engine: EngineBase, account_id: str, key: str, margin_change: Decimal) -> bool:
     """Whether a cross reduction leaves the account's bands sound, taking its cost from the reserve.
 
     Reducing a position never raises its requirement (maintenance and fees in the ratio grow
@@ -284,13 +264,13 @@ def absorb_reduction(engine: Engine, account_id: str, key: str, margin_change: D
     return eligible(engine) and _draw_reserve(engine, account_id, key, cost)
 
 
-def absorb_payment(engine: Engine, account_id: str, key: str, amount: Decimal) -> None:
+def absorb_payment(engine: EngineBase, account_id: str, key: str, amount: Decimal) -> None:
     """Take a funding payment from the pool's reserve, or forget the account when it cannot."""
     if not _draw_reserve(engine, account_id, key, amount):
         forget(engine, account_id)
 
 
-def _draw_reserve(engine: Engine, account_id: str, key: str, amount: Decimal) -> bool:
+def _draw_reserve(engine: EngineBase, account_id: str, key: str, amount: Decimal) -> bool:
     """Take ``amount`` from the reserve of an account whose bands are current; ``False`` (and
     nothing taken) when it has no such reserve or the reserve is too small."""
     reserves = engine.watch.reserves.get(account_id)
