@@ -213,7 +213,9 @@ def test_steps_past_the_limit_are_refused_before_any_work(tmp_path: Path):
     assert result.stderr.startswith("error: steps: at most 10,000 steps per scenario")
 
 
-@pytest.mark.parametrize(("terminal", "steps", "shown"), [("1", "300", "bar"), ("0", "6000", "lines"), ("0", "300", "")])
+@pytest.mark.parametrize(
+    ("terminal", "steps", "shown"), [("1", "300", "bar"), ("0", "6000", "lines"), ("0", "300", "")]
+)
 def test_a_long_stress_shows_its_progress_on_stderr(tmp_path: Path, terminal: str, steps: str, shown: str):
     """A bar on a terminal once the run has 200 steps; in a log, a line per tenth once it is long
     (5,000 steps); a short run in a log prints nothing. The JSON on stdout is never touched."""
