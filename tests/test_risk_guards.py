@@ -165,3 +165,46 @@ def test_command_line(tmp_path: Path):
     assert document["largest_sizes"]["factor"] and document["reserve"]["amount"] is not None
     bad = CliRunner().invoke(app, ["guard", str(account), "--level", "0.5"])
     assert bad.exit_code == 2 and bad.output.startswith("error: level")
+
+
+def test_the_reserve_of_a_net_short_covers_a_rise(tmp_path: Path):
+    """A short is killed by a rise: the reserve survives a move of --reserve-move's size either way,
+    and here the rise binds. A fall helps the short and needs nothing, which is all a reserve for
+    a fall alone would have reported."""
+    snapshot = parse_account(_account([("BTC", "short", D(2)), ("ETH", "long", D(10))], D(8000)))
+    account = tmp_path / "short.json"
+    account.write_text(json.dumps(_account([("BTC", "short", D(2)), ("ETH", "long", D(10))], D(8000))))
+    result = CliRunner().invoke(app, ["guard", str(account), "--reserve-move", "-0.3", "--json"])
+    assert result.exit_code == 0, result.output
+    reserve = json.loads(result.stdout)["reserve"]
+    assert reserve["scenario"] == "uniform +30.0%" and reserve["by_direction"]["down"] == "0"
+    amount = D(reserve["amount"])
+    assert amount > 0 and amount == D(reserve["by_direction"]["up"])
+    rise = uniform(["BTC", "ETH"], D("0.3"), 10)
+
+    def liquidated_with(extra: D) -> bool:
+        return run_stress(snapshot._replace(balances={"USD": D(8000) + extra}), rise).liquidated
+
+    assert liquidated_with(D(0)) and not liquidated_with(amount) and liquidated_with(amount - D("0.000001"))
+
+
+def test_guard_reports_an_account_already_liquidatable(tmp_path: Path):
+    """Health below 1 at its own marks: the guard says so, with the health, and its reserve is the
+    deposit that lifts the account and survives the move (never the 0 a copy liquidated at once
+    and then left flat would suggest)."""
+    raw = _account([("BTC", "long", D(2)), ("ETH", "long", D(20))], D(600))
+    raw["positions"][0]["mark_price"] = "49000"
+    snapshot = parse_account(raw)
+    assert evaluate_account(snapshot).liquidatable
+    account = tmp_path / "down.json"
+    account.write_text(json.dumps(raw))
+    result = CliRunner().invoke(app, ["guard", str(account), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["liquidatable"] is True and D(document["health"]) < 1
+    amount = D(document["reserve"]["amount"])
+    lifted = snapshot._replace(balances={"USD": D(600) + amount})
+    assert not evaluate_account(lifted).liquidatable
+    assert not run_stress(lifted, uniform(["BTC", "ETH"], D("-0.3"), 10)).liquidated
+    table = CliRunner().invoke(app, ["guard", str(account)])
+    assert table.stdout.startswith("liquidatable now: health ")

@@ -30,7 +30,7 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _ratio(value: Decimal | None) -> str | None:
+def health_text(value: Decimal | None) -> str | None:
     """A health as `crossmargin evaluate` prints it: rounded down to 1e-8."""
     return None if value is None else format(quantize(value, RATIO_UNIT, rounding=Rounding.FLOOR), "f")
 
@@ -42,8 +42,8 @@ def report_to_json(report: Any) -> dict[str, Any]:
         "equity_before": _text(report.equity_before),
         "equity_after": _text(report.equity_after),
         "loss": _text(report.loss),
-        "min_health": _ratio(report.min_health),
-        "health_path": [_ratio(h) for h in report.health_path],
+        "min_health": health_text(report.min_health),
+        "health_path": [health_text(h) for h in report.health_path],
         "liquidated": report.liquidated,
         "liquidated_at_step": report.liquidated_at_step,
         "liquidated_at_hours": _text(report.liquidated_at_hours),

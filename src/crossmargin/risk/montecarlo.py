@@ -90,6 +90,7 @@ class Pool:
     settle_of: I64  # the collateral index of each position's settlement asset (multi-asset pools)
     segment_wallet: F64  # each segment's wallet or isolated margin (unused for a multi-asset pool)
     multi_segment: int
+    cross_pools: int  # segments 0 .. cross_pools - 1 are cross pools; the rest isolated positions
     collateral: CollateralArrays
     settlement_asset: str  # what the equities are counted in (USD for a multi-asset pool)
     profit_counts: bool
@@ -100,7 +101,10 @@ class Pool:
 
     def with_deposit(self, amount: float) -> Pool:
         """The account with ``amount`` more of its first cross position's settlement asset in its
-        first pool (the float check then decides the start: a deposit only ever helps)."""
+        first pool (the float check then decides the start: a deposit only ever helps). An
+        isolated position's margin is its own: with no cross pool a deposit changes nothing."""
+        if self.cross_pools == 0:
+            return self
         changes: dict[str, object] = {"start_equity": self.start_equity + amount}
         changes["liquidatable_at_start"] = self.liquidatable_at_start and amount <= 0
         if self.multi_segment == 0:
@@ -114,7 +118,7 @@ class Pool:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _segments(snapshot: AccountSnapshot) -> tuple[list[int], list[float], int, str]:
+def _segments(snapshot: AccountSnapshot) -> tuple[list[int], list[float], int, int, str]:
     """Each position's segment, each segment's wallet, the multi-asset pool's index and the
     asset the account's equity is counted in; several settlement assets are refused."""
     positions = snapshot.positions
@@ -124,6 +128,7 @@ def _segments(snapshot: AccountSnapshot) -> tuple[list[int], list[float], int, s
         for position in pool.positions:
             segment[id(position)] = index
     wallets = [float(p.wallet_balance) for p in pools]
+    cross_pools = len(wallets)
     multi = next((i for i, p in enumerate(pools) if p.valuation is not None), -1)
     for position in positions:
         if position.margin_mode is MarginMode.ISOLATED:
@@ -133,7 +138,7 @@ def _segments(snapshot: AccountSnapshot) -> tuple[list[int], list[float], int, s
     assets |= {p.settlement_asset for p in positions if p.margin_mode is MarginMode.ISOLATED}
     if len(assets) > 1:
         raise InputError("positions", f"one settlement asset at a time; these settle in {sorted(assets)}")
-    return [segment[id(p)] for p in positions], wallets, multi, assets.pop()
+    return [segment[id(p)] for p in positions], wallets, multi, cross_pools, assets.pop()
 
 
 def _collateral(snapshot: AccountSnapshot, model_assets: list[str]) -> CollateralArrays:
@@ -189,7 +194,7 @@ def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
     positions = list(snapshot.positions)
     if not positions:
         raise InputError("positions", "there is nothing to simulate: the account holds no position")
-    segment_of, wallets, multi, settlement = _segments(snapshot)
+    segment_of, wallets, multi, cross_pools, settlement = _segments(snapshot)
     assets = sorted({p.instrument.base_asset for p in positions})
     collateral = _collateral(snapshot, assets)
     collateral = replace(collateral, driver=np.array(
@@ -241,6 +246,7 @@ def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
         settle_of=np.array(settle_of, dtype=np.int64),
         segment_wallet=np.array(wallets, dtype=np.float64),
         multi_segment=multi,
+        cross_pools=cross_pools,
         collateral=collateral,
         settlement_asset=settlement,
         profit_counts=conventions.positive_pnl.maintenance == "full",
