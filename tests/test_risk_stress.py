@@ -232,3 +232,15 @@ def test_a_long_stress_shows_its_progress_on_stderr(tmp_path: Path, terminal: st
         assert lines == [f"stress: {n * 600:,}/6,000 steps" for n in range(1, 11)]
     else:
         assert result.stderr == ""
+
+
+def test_funding_falls_on_the_funding_times_or_the_scenario_is_refused():
+    """Funding is exchanged at the instrument's funding times only (every 8 h on the generic
+    venue): a step that settles funding at hour 3 names its step and asset."""
+    snapshot = parse_account(TWO_LONGS)
+    off = parse_scenario({"name": "off", "steps": [{"hours": "3", "funding": {"ETH": "0.01"}}]})
+    with pytest.raises(InputError, match=r"steps\[0\]\.funding\.ETH: ETH-PERP settles funding every 8 h"):
+        run_stress(snapshot, off)
+    on = parse_scenario({"name": "on", "steps": [{"hours": "16", "funding": {"ETH": "0.01"}}]})
+    paid = run_stress(snapshot, on)
+    assert paid.loss == D(500)  # 1 % of 50,000 of ETH

@@ -4,11 +4,13 @@ The copy holds the account as it stands: the marks, the balances deposited, the 
 the positions imported as they are (``import_position``: no fill, no fee). The engine checks an
 account for liquidation after each import, so the order of the imports matters: importing a
 losing leg of a hedged book before its winning leg would show the engine a pool that never
-existed and liquidate it. Positions therefore enter in decreasing order of what each adds to
-the pool's margin balance less its requirement. Every prefix of that order is then at least as
-healthy as the whole account (the terms add up per position), and an account the engine
-liquidates during the copy is one the margin functions call liquidatable: it was liquidatable
-before the market moved at all.
+existed and liquidate it.
+Positions therefore enter in decreasing order of what each adds to the pool's margin balance
+less its requirement. In a pool where those terms add up per position, every prefix of that
+order then keeps at least the smaller of the wallet's margin and the whole account's: a sound
+account with a positive wallet is never liquidated half-imported, and an account the engine
+liquidates during the copy is one the margin functions call liquidatable, before the market
+moved at all.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from crossmargin.units import exact_context
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+HOUR_MS = 3_600_000
 
 
 def _paths(model: ReturnModel, steps: int, paths: int, seed: int) -> Iterator[F64]:
@@ -164,7 +165,7 @@ def _engine_walk(
     log_price = np.zeros(len(pool.assets))
     for step in range(len(returns)):
         log_price += returns[step]
-        time_ms = (step + 1) * step_hours * 3_600_000
+        time_ms = (step + 1) * step_hours * HOUR_MS
         marks = tuple(dict(zip(symbols, _exact_marks(pool, log_price), strict=True)).items())
         happened = []
         for asset, price in _moving_prices(pool, log_price).items():  # collateral first, then every mark
@@ -172,9 +173,13 @@ def _engine_walk(
                 e["event"] for e in engine.execute(c.AssetPrice(f"p{step}-{asset}", asset, time_ms, price)).events
             ]
         happened += [e["event"] for e in engine.execute(c.MarksUpdate(f"m{step}", time_ms, marks)).events]
-        for k in order:
-            for n in range(int(events[step, k])):
-                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{n}", symbols[k], time_ms))
+        for k in order:  # at each funding time the step crossed, once per symbol and time
+            if events[step, k] == 0:
+                continue
+            interval_ms = int(pool.funding_hours[k]) * HOUR_MS
+            first = (step * step_hours * HOUR_MS) // interval_ms * interval_ms + interval_ms
+            for at in range(first, time_ms + 1, interval_ms):
+                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{at}", symbols[k], at))
                 happened += [e["event"] for e in settled.events]
         if "liquidation_started" in happened:
             return step

@@ -95,6 +95,7 @@ def run_stress(
         raise InputError(
             "steps", f"a scenario takes at most {MAX_STEPS:,} steps, {scenario.name} has {len(scenario.steps):,}"
         )
+    _check_funding_times(snapshot, scenario)
     with exact_context():
         start = evaluate_account(snapshot, with_prices=False)
         setup: list[dict[str, Any]] = []
@@ -124,6 +125,21 @@ def run_stress(
                 on_step()
         report.equity_after = equity(engine)
         return report
+
+
+def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) -> None:
+    """A venue exchanges funding only at its funding times (the multiples of each perpetual's
+    interval since the start), so a step that settles funding on a held perpetual must fall on one."""
+    for n, step in enumerate(scenario.steps):
+        for position in snapshot.positions:
+            funding = position.instrument.funding
+            base = position.instrument.base_asset
+            if funding is None or base not in step.funding or step.hours % funding.interval_hours == 0:
+                continue
+            raise InputError(
+                f"steps[{n}].funding.{base}",
+                f"{position.symbol} settles funding every {funding.interval_hours} h; hour {step.hours} is not one",
+            )
 
 
 def _per_asset(engine: Engine, paid: dict[str, Decimal]) -> dict[str, Decimal]:
