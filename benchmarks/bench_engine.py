@@ -25,6 +25,7 @@ from crossmargin.units import exact_context
 
 ACCOUNTS = 1000
 MARKS = {"BTC-PERP": Decimal(50000), "ETH-PERP": Decimal(3000)}
+FUNDING_MS = 8 * 3_600_000  # the generic perpetuals' funding interval
 
 
 def setup() -> Engine:
@@ -60,7 +61,8 @@ def stream(engine: Engine, count: int, seed: int = 7) -> list[Command]:
             clock += 1
             marks[symbol] = (marks[symbol] * (1 + Decimal(rng.randint(-20, 20)) / 10000)).quantize(Decimal("0.01"))
             commands.append(MarketUpdate(f"m{number}", symbol, clock, mark=marks[symbol]))
-        else:
+        else:  # the next funding time (every 8 h on both): funding is exchanged only then
+            clock = (clock // FUNDING_MS + 1) * FUNDING_MS
             commands.append(SettleFunding(f"f{number}", symbol, clock))
     return commands
 

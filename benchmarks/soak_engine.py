@@ -19,7 +19,7 @@ import random
 import time
 from decimal import Decimal
 
-from bench_engine import ACCOUNTS, baseline
+from bench_engine import ACCOUNTS, FUNDING_MS, baseline
 
 from crossmargin.engine.commands import (
     AssetPrice,
@@ -84,7 +84,8 @@ def commands(count: int, seed: int) -> list[Command]:
             step = rng.randint(-300, 300) if rng.random() > 0.01 else rng.randint(-1500, 1500)
             marks[symbol] = max(Decimal(1), (marks[symbol] * (1 + Decimal(step) / 10000)).quantize(Decimal("0.1")))
             out.append(MarketUpdate(f"c{n}", symbol, clock, mark=marks[symbol]))
-        else:
+        else:  # the next funding time: funding is exchanged only then
+            clock = (clock // FUNDING_MS + 1) * FUNDING_MS
             out.append(SettleFunding(f"c{n}", symbol, clock))
     return out
 

@@ -137,7 +137,7 @@ def test_funding_moves_wallets_with_the_sign_of_the_rate(engine):
     engine.execute(PlaceOrder("o1", "alice", "BTC-PERP", "buy", D(1)))
     engine.execute(PlaceOrder("o2", "bob", "BTC-PERP", "sell", D(1)))
     alice, bob = engine.ledger.balance(wallet("alice", "USD")), engine.ledger.balance(wallet("bob", "USD"))
-    assert _code(engine, SettleFunding("f1", "BTC-PERP", 3)) is ResultCode.ACCEPTED
+    assert _code(engine, SettleFunding("f1", "BTC-PERP", 28_800_000)) is ResultCode.ACCEPTED
     # 1 BTC x 50,000 x 0.01 % = 5: the long pays, the short receives
     assert engine.ledger.balance(wallet("alice", "USD")) == alice - 5
     assert engine.ledger.balance(wallet("bob", "USD")) == bob + 5

@@ -51,6 +51,15 @@ def _drift_others(marks: dict[str, D], moved: str, ticks: dict[str, D], rng: ran
             marks[other] = (mark * drift / ticks[other]).to_integral_value() * ticks[other]
 
 
+def _next_funding_time(engine: Engine, symbol: str, clock: int) -> int:
+    """The first funding time of the symbol after ``clock`` (the clock itself without funding)."""
+    funding = engine.rulebook.instrument(symbol).funding
+    if funding is None:
+        return clock
+    interval_ms = funding.interval_hours * 3_600_000
+    return (clock // interval_ms + 1) * interval_ms
+
+
 def _run(venue: str, seed: int, *, bands: bool, count: int = 400) -> tuple[list[tuple[str, tuple[str, ...]]], str]:
     """Drive one engine with a seeded stream; every result's code and event names, and the final hash."""
     engine = Engine(load_rulebook(venue), bands=bands)
@@ -89,6 +98,7 @@ def _run(venue: str, seed: int, *, bands: bool, count: int = 400) -> tuple[list[
         elif draw < 0.95:
             rate = D(rng.randint(-30, 30)) / 10000
             execute(MarketUpdate(f"r{number}", symbol, clock, funding_rate=rate))
+            clock = _next_funding_time(engine, symbol, clock)  # funding is exchanged at funding times only
             execute(SettleFunding(f"f{number}", symbol, clock))
         else:
             account = engine.accounts.get(rng.choice(ACCOUNTS))

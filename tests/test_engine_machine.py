@@ -209,7 +209,10 @@ class EngineMachine(RuleBasedStateMachine):
     def funding(self, symbol, rate):
         market = self.engine.market(symbol)
         self.execute(MarketUpdate(self.next_id(), symbol, market.timestamp_ms + 1, funding_rate=D(rate) / 10000))
-        self.execute(SettleFunding(self.next_id(), symbol, market.timestamp_ms + 1))
+        # funding is exchanged at the instrument's funding times only: the next one not yet settled
+        interval_ms = self.engine.rulebook.instrument(symbol).funding.interval_hours * 3_600_000
+        after = max(market.timestamp_ms, market.funding_settled_ms or 0)
+        self.execute(SettleFunding(self.next_id(), symbol, (after // interval_ms + 1) * interval_ms))
 
     @rule(account=st.sampled_from(ACCOUNTS), mode=st.sampled_from(["cross", "isolated"]))
     def margin_mode(self, account, mode):

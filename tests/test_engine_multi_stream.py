@@ -190,6 +190,9 @@ class Stream:
         elif draw < 0.94:
             rate = D(rng.randint(-50, 50)) / 10000
             self.execute(MarketUpdate(f"r{number}", symbol, self.clock, funding_rate=rate))
+            funding = self.engine.rulebook.instrument(symbol).funding
+            interval_ms = (funding.interval_hours if funding else 1) * 3_600_000
+            self.clock = (self.clock // interval_ms + 1) * interval_ms  # funding is exchanged at funding times only
             self.execute(SettleFunding(f"f{number}", symbol, self.clock))
         else:
             self.move_money(number, draw < 0.97)

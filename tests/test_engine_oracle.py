@@ -29,7 +29,7 @@ def test_a_stale_mark_refuses_new_risk_but_allows_reducing():
     engine.execute(MarketUpdate("e1", "ETH-PERP", 120_000, mark=D(3000), index=D(3000)))  # BTC now 2 min old
     assert engine.execute(PlaceOrder("o2", "alice", "BTC-PERP", "buy", D("0.1"))).code is ResultCode.STALE_PRICE
     assert engine.execute(Withdraw("w", "alice", "USD", D(1))).code is ResultCode.STALE_PRICE
-    assert engine.execute(SettleFunding("f", "BTC-PERP", 120_000)).code is ResultCode.STALE_PRICE
+    assert engine.execute(SettleFunding("f", "BTC-PERP", 28_800_000)).code is ResultCode.STALE_PRICE  # 8 h old
     assert engine.execute(PlaceOrder("o3", "alice", "BTC-PERP", "sell", D("0.1"))).code.accepted
 
 

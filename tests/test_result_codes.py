@@ -19,6 +19,7 @@ from crossmargin.engine.commands import (
     ResultCode,
     SetLeverage,
     SetMarginMode,
+    SettleFunding,
     Stake,
     Unstake,
     Withdraw,
@@ -102,6 +103,7 @@ CASES: list[tuple[ResultCode, Callable[[Engine], Engine], Command]] = [
     (ResultCode.POSITION_OPEN, _opened, SetMarginMode("x", "alice", "BTC-PERP", "isolated")),
     (ResultCode.NO_LIQUIDITY, _empty_book, PlaceOrder("x", "alice", "BTC-PERP", "buy", D("0.1"))),
     (ResultCode.INVALID_ARGUMENT, _same, Deposit("x", "alice", "USD", D("-5"))),
+    (ResultCode.NO_FUNDING_DUE, _same, SettleFunding("x", "BTC-PERP", 3_600_000)),  # BTC-PERP funds every 8 h
 ]
 
 

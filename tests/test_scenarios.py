@@ -76,6 +76,10 @@ def test_the_rules_are_all_shipped():
         "multi-asset-collateral-falls",
         "auto-exchange-at-threshold",
         "collateral-depeg-liquidates",
+        "funding-only-at-funding-times",
+        "resting-order-reserves-margin",
+        "binance-order-cost-excludes-fees",
+        "bybit-order-cost-includes-fees",
     } <= names
 
 

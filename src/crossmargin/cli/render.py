@@ -56,6 +56,8 @@ def _pool_table(pool: dict[str, Any]) -> Table:
     ):
         summary.add_row(key.replace("_", " "), _trim(pool[key]))
     summary.add_row("health", _health_text(pool["health"]))
+    if Decimal(pool.get("open_order_initial_margin") or 0):  # shown where resting orders hold margin
+        summary.add_row("open-order initial margin", _trim(pool["open_order_initial_margin"]))
     summary.add_row("available balance", _trim(pool["available_balance"]))
     summary.add_row("max withdrawable", _trim(pool["max_withdrawable"]))
     return summary

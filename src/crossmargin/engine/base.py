@@ -20,7 +20,7 @@ from typing import Any
 from crossmargin.engine.commands import Command, Result, ResultCode
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
-from crossmargin.engine.state import AccountState, MarketState, PositionState, Watch, snapshot
+from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, Watch, snapshot
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.rules import Rulebook
 from crossmargin.units import Rounding, quantize
@@ -124,12 +124,20 @@ class EngineBase:
         with_prices: bool = False,
         overrides: dict[str, PositionState | None] | None = None,
         balance_changes: dict[str, Decimal] | None = None,
+        added_orders: tuple[OrderState, ...] = (),
     ) -> Evaluation:
         """The margin functions' view of the account, optionally after hypothetical changes
         (see :func:`snapshot`). Checks need only the figures; ``with_prices`` adds liquidation
         prices and the move."""
         view = snapshot(
-            self.rulebook, self.ledger, account, self.markets, overrides, balance_changes, self.asset_prices
+            self.rulebook,
+            self.ledger,
+            account,
+            self.markets,
+            overrides,
+            balance_changes,
+            self.asset_prices,
+            added_orders,
         )
         return evaluate_account(view, with_prices=with_prices)
 

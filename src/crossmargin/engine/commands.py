@@ -36,6 +36,7 @@ class ResultCode(enum.Enum):
     POSITION_OPEN = "position_open"
     NO_LIQUIDITY = "no_liquidity"
     INVALID_ARGUMENT = "invalid_argument"
+    NO_FUNDING_DUE = "no_funding_due"  # settle_funding off the instrument's schedule, or twice
     DUPLICATE_ID_MISMATCH = "duplicate_id_mismatch"
 
     @property

@@ -138,7 +138,8 @@ class Engine(EngineBase):
 
     def state_hash(self) -> str:
         """SHA-256 of the whole state in canonical form: ledger, accounts (positions, orders,
-        settings, stakes), markets (mark, index, last price, funding rate) and the clock.
+        settings, stakes), markets (mark, index, last price, funding rate, the last funding time
+        settled) and the clock.
 
         Replaying the same commands rebuilds byte-identical state, hence the same hash.
         """
@@ -167,7 +168,14 @@ class Engine(EngineBase):
                 for account_id, account in sorted(self.accounts.items())
             },
             "markets": {
-                s: [_text(m.mark), _text(m.index), _text(m.last), _text(m.funding_rate), m.timestamp_ms]
+                s: [
+                    _text(m.mark),
+                    _text(m.index),
+                    _text(m.last),
+                    _text(m.funding_rate),
+                    m.timestamp_ms,
+                    m.funding_settled_ms,
+                ]
                 for s, m in sorted(self.markets.items())
             },
             "asset_prices": {a: format(p, "f") for a, p in sorted(self.asset_prices.items())},

@@ -23,7 +23,7 @@ from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker
 from crossmargin.engine.state import AccountState, PositionState, isolated
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.pool import counted_pnl
-from crossmargin.margin.position import unrealized_pnl
+from crossmargin.margin.position import close_fee_at_bankruptcy, unrealized_pnl
 from crossmargin.margin.types import MarginMode
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div, quantize
@@ -124,12 +124,14 @@ def plan_fill(
     after: Evaluation | None = None
     if not reducing:
         after = engine.evaluate(account, overrides={symbol: outcome.position}, balance_changes={asset: wallet_change})
-        for report in after.pools:  # the pool the fill settles in (a multi-asset pool is "USD")
-            figures = report.figures
-            if figures.pool.settlement_asset in (asset, "USD") and not figures.meets_initial_margin():
-                return ResultCode.INSUFFICIENT_MARGIN
-        if mode is MarginMode.ISOLATED:
-            after = None  # the isolated margin it moves is not in that picture yet
+        opened = quantity - outcome.closed
+        covered, as_booked = _covers_order_cost(
+            engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
+        )
+        if not covered:
+            return ResultCode.INSUFFICIENT_MARGIN
+        if mode is MarginMode.ISOLATED or not as_booked:
+            after = None  # the isolated margin it moves is not in that picture yet, or it was adjusted
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
@@ -150,6 +152,46 @@ def plan_fill(
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
     return FillPlan(symbol, outcome.position, transfers, events, reducing, after, settled, margin_change)
+
+
+def _covers_order_cost(
+    engine: EngineBase,
+    account: AccountState,
+    instrument: Instrument,
+    after: Evaluation,
+    position: PositionState | None,
+    wallet_change_and_fee: tuple[Decimal, Decimal],
+    opened: Decimal,
+    price: Decimal,
+) -> tuple[bool, bool]:
+    """Whether the pool the fill settles in (a multi-asset pool is "USD") still covers its initial
+    margin and the order's cost, and whether ``after`` (the account as booked) shows it as it is.
+
+    The venue's cost to open is initial margin plus the open loss, which the new position's PnL at
+    the mark shows. Where the rulebook's ``order_cost_includes_fees`` holds (Bybit), the fee to open
+    and the fee to close at the bankruptcy price are part of it; elsewhere (Binance) the fee is
+    charged but is no part of the cost, so the check adds it back (one for one in a single-asset
+    pool; a multi-asset pool is evaluated again without it).
+    """
+    conventions = engine.rulebook.conventions
+    asset = instrument.settlement_asset
+    wallet_change, fee = wallet_change_and_fee
+    needed = ZERO
+    if conventions.order_cost_includes_fees and not conventions.close_fee_in_initial and position and opened > 0:
+        leverage = account.leverage.get(instrument.symbol, conventions.default_leverage)
+        needed = close_fee_at_bankruptcy(instrument, position.side.sign, opened, price, leverage)
+    pools = [r.figures for r in after.pools if r.figures.pool.settlement_asset in (asset, "USD")]
+    if all(f.initial_surplus >= needed for f in pools):
+        return True, True
+    if conventions.order_cost_includes_fees or fee <= 0:
+        return False, True
+    if all(f.pool.valuation is None for f in pools):
+        return all(f.initial_surplus + fee >= needed for f in pools), False
+    without_fee = engine.evaluate(
+        account, overrides={instrument.symbol: position}, balance_changes={asset: wallet_change + fee}
+    )
+    pools = [r.figures for r in without_fee.pools if r.figures.pool.settlement_asset in (asset, "USD")]
+    return all(f.initial_surplus >= needed for f in pools), False
 
 
 def _isolated_margin(

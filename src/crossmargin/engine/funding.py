@@ -18,11 +18,14 @@ from crossmargin.engine.fills import pnl_settled_event, settle_profits
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action
-from crossmargin.engine.state import AccountState, PositionState, isolated
+from crossmargin.engine.state import AccountState, MarketState, PositionState, isolated
 from crossmargin.engine.watch import absorb_payment, forget, pool_key
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode
+from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO
+
+HOUR_MS = 3_600_000
 
 
 class _Shortfall(NamedTuple):
@@ -82,26 +85,57 @@ def _pay_beyond_balance(
     return _Shortfall(transfers, [*events, shortfall_event], settled, from_fund)
 
 
+def _not_due(interval_hours: int, market: MarketState | None, timestamp_ms: int) -> str | None:
+    """Why no funding is due at ``timestamp_ms``, or ``None`` when it is.
+
+    Funding is exchanged only at the instrument's funding timestamps, the multiples of its
+    interval since the epoch (00:00, 08:00 and 16:00 UTC for 8 hours), and once per timestamp:
+    a venue's positions pay at the funding time, not whenever a settlement is asked for.
+    """
+    interval_ms = interval_hours * HOUR_MS
+    if timestamp_ms % interval_ms:
+        before = timestamp_ms - timestamp_ms % interval_ms
+        following = before + interval_ms
+        return f"{timestamp_ms} is not a funding time: funding is every {interval_hours} h ({before}, {following}, ...)"
+    settled = market.funding_settled_ms if market else None
+    if settled is not None and timestamp_ms <= settled:
+        return f"funding at {settled} was already settled, and {timestamp_ms} is not after it"
+    return None
+
+
 def settle_funding(engine: EngineBase, command: SettleFunding) -> Result:
-    """Positions open now pay or receive the current rate on the reference price."""
+    """At a funding timestamp, positions open now pay or receive the current rate on the
+    reference price (a timestamp off the schedule, or settled already, is refused: ``no_funding_due``)."""
     instrument = engine.rulebook.find_instrument(command.symbol)
     if instrument is None:
         return engine.reject(command, ResultCode.UNKNOWN_SYMBOL)
-    market = engine.market(instrument.symbol)
     if instrument.funding is None:
+        engine.market(instrument.symbol)
         return engine.reject(command, ResultCode.INVALID_ARGUMENT, "not a perpetual")
+    not_due = _not_due(instrument.funding.interval_hours, engine.markets.get(instrument.symbol), command.timestamp_ms)
+    if not_due:
+        return engine.reject(command, ResultCode.NO_FUNDING_DUE, not_due)
+    market = engine.market(instrument.symbol)
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
     if not engine.allowed(Action.SETTLE_FUNDING, [instrument.symbol]):
         return engine.reject(command, ResultCode.STALE_PRICE, "the mark is not valid for settling funding")
     reference = market.index if instrument.funding.reference_price != "mark" and market.index else market.mark
     if reference is None or market.funding_rate is None:
         return engine.reject(command, ResultCode.NO_MARK_PRICE, "no reference price or funding rate yet")
+    events = _exchange(engine, instrument, reference, market.funding_rate)
+    market.funding_settled_ms = command.timestamp_ms
+    events += check_liquidations(engine, instrument.symbol)
+    return engine.accept(command, events)
+
+
+def _exchange(engine: EngineBase, instrument: Instrument, reference: Decimal, rate: Decimal) -> list[dict[str, Any]]:
+    """Every holder of the instrument pays or receives ``rate`` on ``reference``; the events."""
     asset = instrument.settlement_asset
     pool = LedgerAccount.venue(AccountKind.FUNDING_POOL, asset)
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
     payers: list[tuple[str, str, Decimal]] = []  # (account, pool key, amount paid)
-    symbol, rate, unit = instrument.symbol, market.funding_rate, engine.unit(asset)
+    symbol, unit = instrument.symbol, engine.unit(asset)
     rate_text, price_text = str(rate), str(reference)  # the same on every event of this settlement
     cross_mode = MarginMode.CROSS
     fund_left = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, asset))
@@ -146,5 +180,4 @@ def settle_funding(engine: EngineBase, command: SettleFunding) -> Result:
     # receiver's only grew, so the bands it has are still sound (conservative).
     for account_id, key, paid in payers:
         absorb_payment(engine, account_id, key, paid)
-    events += check_liquidations(engine, instrument.symbol)
-    return engine.accept(command, events)
+    return events

@@ -13,6 +13,7 @@ from decimal import Decimal
 from crossmargin.engine.depth import CurveMemo, DepthSnapshot
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount
 from crossmargin.margin.account import AccountSnapshot
+from crossmargin.margin.orders import OpenOrder
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook
 from crossmargin.units import ONE, ZERO
@@ -94,6 +95,7 @@ class MarketState:
     funding_rate: Decimal | None = None
     timestamp_ms: int = 0
     mark_timestamp_ms: int = 0  # when the mark itself last changed: what staleness is measured on
+    funding_settled_ms: int | None = None  # the last funding timestamp settled (each settles once)
     depth: DepthSnapshot | None = None  # the latest order book, when market data has one
     basis_samples: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)  # (bid1, ask1, index)
     # the parametric curve's levels at the current mark, per side ("bid", "ask"), for the next sweep
@@ -143,13 +145,14 @@ def snapshot(
     overrides: dict[str, PositionState | None] | None = None,
     balance_changes: dict[str, Decimal] | None = None,
     asset_prices: dict[str, Decimal] | None = None,
+    added_orders: tuple[OrderState, ...] = (),
 ) -> AccountSnapshot:
     """The account as the margin functions see it, optionally with hypothetical changes.
 
-    ``overrides`` replaces (or with ``None`` removes) positions by symbol, and
-    ``balance_changes`` adds to wallet balances: how an order or a withdrawal is checked
-    against the state it would leave behind. A multi-asset account's pool values each asset at
-    ``asset_prices``; an asset held without a price yet backs nothing until it has one.
+    ``overrides`` replaces (or with ``None`` removes) positions by symbol, ``balance_changes``
+    adds to wallet balances and ``added_orders`` rests more orders: how an order or a withdrawal
+    is checked against the state it would leave behind. A multi-asset account's pool values each
+    asset at ``asset_prices``; an asset held without a price yet backs nothing until it has one.
     """
     states = account.positions
     if overrides:
@@ -189,13 +192,38 @@ def snapshot(
             balances[asset] = balances[asset] + value if asset in balances else value
     for asset, change in (balance_changes or {}).items():
         balances[asset] = balances.get(asset, ZERO) + change
+    orders = open_orders(rulebook, account, states, added_orders) if account.orders or added_orders else ()
     if account.asset_mode == "multi":
-        return _multi_asset_snapshot(rulebook, account, balances, tuple(positions), asset_prices or {})
+        return _multi_asset_snapshot(rulebook, account, balances, tuple(positions), asset_prices or {}, orders)
     approved = None  # nothing revoked: every asset the account holds backs its pools
     if account.revoked:
-        assets = set(balances) | {p.settlement_asset for p in positions}
+        assets = (
+            set(balances) | {p.settlement_asset for p in positions} | {o.instrument.settlement_asset for o in orders}
+        )
         approved = frozenset(a for a in assets if a not in account.revoked)
-    return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single")
+    return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single", orders)
+
+
+def open_orders(
+    rulebook: Rulebook, account: AccountState, positions: dict[str, PositionState], added: tuple[OrderState, ...]
+) -> tuple[OpenOrder, ...]:
+    """The resting limit orders as the margin functions see them, each on its symbol's position (or
+    margin mode setting) at the account's leverage. A stop holds nothing until it triggers."""
+    default_leverage = rulebook.conventions.default_leverage
+    found = []
+    for order in (*account.orders.values(), *added):
+        if order.order_type != "limit" or order.price is None:
+            continue
+        symbol = order.symbol
+        position = positions.get(symbol)
+        mode = position.margin_mode if position else account.margin_mode.get(symbol, MarginMode.CROSS)
+        side = Side.LONG if order.side == "buy" else Side.SHORT
+        leverage = account.leverage.get(symbol, default_leverage)
+        instrument = rulebook.instrument(symbol)
+        found.append(
+            OpenOrder(instrument, side, order.quantity, order.price, leverage, mode, reduce_only=order.reduce_only)
+        )
+    return tuple(found)
 
 
 def _multi_asset_snapshot(
@@ -204,11 +232,12 @@ def _multi_asset_snapshot(
     balances: dict[str, Decimal],
     positions: tuple[Position, ...],
     asset_prices: dict[str, Decimal],
+    orders: tuple[OpenOrder, ...],
 ) -> AccountSnapshot:
     """One USD pool: approved assets with a price back it; debts and settlement assets are priced
     (an order needs its settlement asset's price first, so a debt always has one)."""
-    settlement = {p.settlement_asset for p in positions}
+    settlement = {p.settlement_asset for p in positions} | {o.instrument.settlement_asset for o in orders}
     assets = set(balances) | settlement
     prices = {a: asset_prices[a] for a in assets if a in asset_prices}
     approved = frozenset(a for a in assets if a not in account.revoked and (a in prices or a == "USD"))
-    return AccountSnapshot(rulebook, balances, approved, prices, positions, "multi")
+    return AccountSnapshot(rulebook, balances, approved, prices, positions, "multi", orders)

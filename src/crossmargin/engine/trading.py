@@ -24,10 +24,13 @@ from crossmargin.engine.commands import (
 from crossmargin.engine.fills import commit_fill, plan_fill, sweep_for
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
-from crossmargin.engine.positions import reduces
+from crossmargin.engine.positions import order_side, reduces
 from crossmargin.engine.state import AccountState, OrderState
+from crossmargin.margin.evaluate import Evaluation
+from crossmargin.margin.orders import cost_to_open
+from crossmargin.margin.pool import PoolFigures
 from crossmargin.rules.schema import Instrument
-from crossmargin.units import InputError
+from crossmargin.units import ZERO, InputError, Rounding
 
 
 def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCode:
@@ -111,10 +114,8 @@ def _take(
 
 
 def _rest(engine: EngineBase, command: PlaceOrder, account: AccountState, instrument: Instrument) -> Result:
-    order_id = engine.next_order_id()
-    engine.resting.setdefault(instrument.symbol, set()).add((account.account_id, order_id))
-    account.orders[order_id] = OrderState(
-        order_id,
+    order = OrderState(
+        "",  # numbered once it is accepted
         account.account_id,
         instrument.symbol,
         command.side,
@@ -125,6 +126,12 @@ def _rest(engine: EngineBase, command: PlaceOrder, account: AccountState, instru
         command.trigger_on,
         command.reduce_only,
     )
+    shortfall = _cost_not_covered(engine, account, instrument, order)
+    if shortfall is not None:
+        return engine.reject(command, ResultCode.INSUFFICIENT_MARGIN, shortfall)
+    order_id = order.order_id = engine.next_order_id()
+    engine.resting.setdefault(instrument.symbol, set()).add((account.account_id, order_id))
+    account.orders[order_id] = order
     return engine.accept(
         command,
         [
@@ -139,6 +146,42 @@ def _rest(engine: EngineBase, command: PlaceOrder, account: AccountState, instru
             }
         ],
     )
+
+
+def _cost_not_covered(
+    engine: EngineBase, account: AccountState, instrument: Instrument, order: OrderState
+) -> str | None:
+    """Why the account cannot afford to rest a limit order, or ``None`` when it can.
+
+    The order's cost to open (the margin it holds back, with the fees to open and to close where
+    the venue counts them, and its open loss at the mark) must fit the available balance.
+    An order that holds nothing more (reduce-only, or only offsetting the position) is not
+    checked, as the venues do not check closing orders; a stop holds nothing until it triggers.
+    """
+    if order.order_type != OrderType.LIMIT.value or order.reduce_only or order.price is None:
+        return None
+    asset = instrument.settlement_asset
+    before = _pool_figures(engine.evaluate(account), asset)
+    after = _pool_figures(engine.evaluate(account, added_orders=(order,)), asset)
+    if after is None or after.open_order_initial_margin <= (before.open_order_initial_margin if before else ZERO):
+        return None
+    needed = ZERO  # the open loss at the mark: none for a limit that does not cross it
+    mark = engine.market(instrument.symbol).mark
+    if mark is not None:
+        leverage = account.leverage.get(instrument.symbol, engine.rulebook.conventions.default_leverage)
+        needed = cost_to_open(instrument, order_side(order.side), order.quantity, order.price, mark, leverage).open_loss
+    if after.initial_surplus >= needed:
+        return None
+    held = after.open_order_initial_margin - (before.open_order_initial_margin if before else ZERO)
+    unit = asset if after.pool.valuation is None else "USD"
+    cost = engine.money(held + needed, unit, rounding=Rounding.CEILING)
+    available = engine.money(max(after.initial_surplus + held, ZERO), unit, rounding=Rounding.FLOOR)
+    return f"the order costs {cost.normalize():f} {unit} to open; {available.normalize():f} {unit} is available"
+
+
+def _pool_figures(evaluation: Evaluation, asset: str) -> PoolFigures | None:
+    """The figures of the pool that ``asset`` settles in (the account's USD pool in multi-asset mode)."""
+    return next((p.figures for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")), None)
 
 
 def cancel_order(engine: EngineBase, command: CancelOrder) -> Result:

@@ -13,11 +13,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from crossmargin.margin.orders import OpenOrder
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.units import InputError, parse_decimal
 
-ACCOUNT_KEYS = {"venue", "note", "asset_mode", "balances", "collateral", "prices", "open_interest", "positions"}
+ACCOUNT_KEYS = {
+    "venue",
+    "note",
+    "asset_mode",
+    "balances",
+    "collateral",
+    "prices",
+    "open_interest",
+    "positions",
+    "open_orders",
+}
 POSITION_KEYS = {
     "symbol",
     "side",
@@ -34,7 +45,8 @@ POSITION_KEYS = {
 
 
 class AccountSnapshot(NamedTuple):
-    """A validated account: its venue's rulebook, balances, approved collateral and positions.
+    """A validated account: its venue's rulebook, balances, approved collateral, positions and
+    resting orders.
 
     ``collateral`` is ``None`` when every asset held is approved (the file's default).
     """
@@ -45,6 +57,7 @@ class AccountSnapshot(NamedTuple):
     prices: dict[str, Decimal]
     positions: tuple[Position, ...]
     asset_mode: str = "single"
+    open_orders: tuple[OpenOrder, ...] = ()
 
     def approved(self, asset: str) -> bool:
         return self.collateral is None or asset in self.collateral
@@ -110,7 +123,8 @@ def parse_account(raw: object) -> AccountSnapshot:
     _check_position_set(positions)
     positions = _with_open_interest(rulebook, positions, account.get("open_interest", {}))
     asset_mode = _choice(account, "asset_mode", "account", ("single", "multi"), rulebook.conventions.asset_mode)
-    return AccountSnapshot(rulebook, balances, collateral, prices, positions, asset_mode)
+    orders = _open_orders(rulebook, account.get("open_orders", []), positions)
+    return AccountSnapshot(rulebook, balances, collateral, prices, positions, asset_mode, orders)
 
 
 def _with_open_interest(rulebook: Rulebook, positions: tuple[Position, ...], raw: object) -> tuple[Position, ...]:
@@ -203,3 +217,42 @@ def _check_position_set(positions: tuple[Position, ...]) -> None:
         modes.setdefault(position.symbol, set()).add(hedged)
         if len(modes[position.symbol]) > 1:
             raise InputError(f"positions[{index}].position_side", "mixes one-way and hedge legs on a symbol")
+
+
+ORDER_KEYS = {"symbol", "side", "size", "price", "reduce_only", "position_side", "margin_mode", "leverage"}
+
+
+def _open_orders(rulebook: Rulebook, raw: object, positions: tuple[Position, ...]) -> tuple[OpenOrder, ...]:
+    """The account's resting limit orders (``open_orders``): each one on the leg its ``position_side``
+    and ``margin_mode`` name, at the leverage of that leg's position (else its own ``leverage``,
+    else the venue's default)."""
+    if not isinstance(raw, list):
+        raise InputError("open_orders", "must be a list")
+    orders = []
+    for index, item in enumerate(raw):
+        field = f"open_orders[{index}]"
+        order = _mapping(item, field)
+        _unknown_keys(order, ORDER_KEYS, f"{field}.")
+        symbol = order.get("symbol")
+        if not isinstance(symbol, str):
+            raise InputError(f"{field}.symbol", "is missing")
+        instrument = rulebook.instrument(symbol, field_name=f"{field}.symbol")
+        side = Side.LONG if _choice(order, "side", field, ("buy", "sell"), None) == "buy" else Side.SHORT
+        mode = MarginMode(_choice(order, "margin_mode", field, ("cross", "isolated"), "cross"))
+        position_side = PositionSide(_choice(order, "position_side", field, ("both", "long", "short"), "both"))
+        reduce_only = order.get("reduce_only", False)
+        if not isinstance(reduce_only, bool):
+            raise InputError(f"{field}.reduce_only", "must be true or false")
+        leg = [
+            p
+            for p in positions
+            if (p.symbol, p.position_side, p.margin_mode) == (instrument.symbol, position_side, mode)
+        ]
+        if "leverage" in order:
+            leverage = parse_decimal(order["leverage"], field=f"{field}.leverage", positive=True)
+        else:
+            leverage = leg[0].leverage if leg else rulebook.conventions.default_leverage
+        size = parse_decimal(order.get("size"), field=f"{field}.size", positive=True)
+        price = parse_decimal(order.get("price"), field=f"{field}.price", positive=True)
+        orders.append(OpenOrder(instrument, side, size, price, leverage, mode, position_side, reduce_only))
+    return tuple(orders)

@@ -16,6 +16,7 @@ from crossmargin.margin.collateral import collateral_value_usd, require_price
 from crossmargin.margin.liquidation import PricePair, price_pair, rounded_pair
 from crossmargin.margin.move import LiquidationMove, liquidation_move
 from crossmargin.margin.numeric import solve_by_bisection, symbol_gap
+from crossmargin.margin.orders import open_order_margin
 from crossmargin.margin.pool import MultiAssetValuation, PoolFigures, PoolInput, counted_pnl, pool_figures
 from crossmargin.margin.position import position_figures
 from crossmargin.margin.types import MarginMode, Position, PositionFigures
@@ -70,11 +71,12 @@ def _multi_asset_pool(snapshot: AccountSnapshot) -> PoolInput:
     """All cross positions in one USD pool backed by every approved asset (and every debt)."""
     rulebook = snapshot.rulebook
     cross = tuple(p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS)
-    assets = set(snapshot.balances) | {p.settlement_asset for p in cross}
+    settled_in = {p.settlement_asset for p in cross} | {o.instrument.settlement_asset for o in snapshot.open_orders}
+    assets = set(snapshot.balances) | settled_in
     balances = {
         a: snapshot.balances.get(a, ZERO)
         for a in sorted(assets)
-        if snapshot.approved(a) or snapshot.balances.get(a, ZERO) < 0 or a in {p.settlement_asset for p in cross}
+        if snapshot.approved(a) or snapshot.balances.get(a, ZERO) < 0 or a in settled_in
     }
     collateral = {a: rulebook.collateral(a) if snapshot.approved(a) else None for a in balances}
     prices = {a: require_price(snapshot.prices, a) for a in balances}
@@ -82,7 +84,9 @@ def _multi_asset_pool(snapshot: AccountSnapshot) -> PoolInput:
     moving = frozenset(a for a in balances if a not in stable)
     valuation = MultiAssetValuation(balances=balances, prices=prices, collateral=collateral, moving=moving)
     wallet = sum((collateral_value_usd(x, prices[a], collateral[a]) for a, x in balances.items()), ZERO)
-    return PoolInput("USD", wallet, cross, valuation)
+    include_fees = rulebook.conventions.order_cost_includes_fees
+    held = open_order_margin(snapshot.open_orders, snapshot.positions, include_fees=include_fees)
+    return PoolInput("USD", wallet, cross, valuation, held)
 
 
 #: The move reported when prices were not asked for (an immutable value, shared).
@@ -93,12 +97,18 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     """One cross pool per settlement asset holding cross positions or a balance the venue takes.
 
     An asset that is held but not approved does not back its pool; a negative balance (a
-    debt) always counts in full.
+    debt) always counts in full. Resting orders hold margin back from the pool of their
+    settlement asset (which they open if it has none yet).
     """
     if snapshot.asset_mode == "multi":
         return (_multi_asset_pool(snapshot),)
     settlement_assets = snapshot.rulebook.settlement_assets
     grouped: dict[str, list[Position]] = {asset: [] for asset in snapshot.balances if asset in settlement_assets}
+    include_fees = snapshot.rulebook.conventions.order_cost_includes_fees
+    resting, positions = snapshot.open_orders, snapshot.positions
+    held = {m.asset: m for m in open_order_margin(resting, positions, include_fees=include_fees)} if resting else {}
+    for asset in held:
+        grouped.setdefault(asset, [])
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
             asset = position.instrument.settlement_asset
@@ -110,7 +120,8 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     for asset in sorted(grouped):
         balance = snapshot.balances.get(asset, ZERO)
         counted = balance if (snapshot.approved(asset) or balance < 0) else ZERO
-        pools.append(PoolInput(asset, counted, tuple(grouped[asset])))
+        holds = (held[asset],) if asset in held else ()
+        pools.append(PoolInput(asset, counted, tuple(grouped[asset]), None, holds))
     return tuple(pools)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from crossmargin.margin.collateral import ask_rate, collateral_value_usd, require_price
+from crossmargin.margin.orders import OrderMargin
 from crossmargin.margin.position import position_figures
 from crossmargin.margin.types import Position, PositionFigures
 from crossmargin.rules.schema import Collateral, Conventions
@@ -43,13 +44,16 @@ class PoolInput(NamedTuple):
     """A cross pool: its settlement asset, the collateral that backs it and its positions.
 
     A multi-asset pool is valued in USD (``settlement_asset`` "USD", ``valuation`` set); its
-    ``wallet_balance`` is then the USD value of the balances before PnL.
+    ``wallet_balance`` is then the USD value of the balances before PnL. ``order_margin`` is
+    what the account's resting orders hold back from the pool, per settlement asset, as valued
+    at the snapshot's marks (it stays so at the other prices a move evaluates).
     """
 
     settlement_asset: str
     wallet_balance: Decimal
     positions: tuple[Position, ...]
     valuation: MultiAssetValuation | None = None
+    order_margin: tuple[OrderMargin, ...] = ()
 
 
 class PoolFigures(NamedTuple):
@@ -67,6 +71,7 @@ class PoolFigures(NamedTuple):
     max_withdrawable: Decimal
     notional: Decimal
     initial_surplus: Decimal = ZERO  # collateral for new orders less IM, not floored at zero
+    open_order_initial_margin: Decimal = ZERO  # what resting orders hold back (Binance's open-order IM)
 
     def meets_initial_margin(self) -> bool:
         """Whether the pool's collateral for new orders covers its initial margin."""
@@ -126,8 +131,14 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         fees += f.fee_requirement
         total_notional += f.notional
     requirement = maintenance + fees
-    available = wallet + order_pnl - initial
-    withdrawable = _max_withdrawable(conventions, wallet, unrealized, losses, initial, requirement, total_notional)
+    orders_held = isolated_orders_held = ZERO
+    for held in pool.order_margin:
+        orders_held += held.cross + held.isolated
+        isolated_orders_held += held.isolated
+    available = wallet + order_pnl - initial - orders_held
+    withdrawable = _max_withdrawable(
+        conventions, wallet, unrealized, losses, initial, requirement, total_notional, orders_held, isolated_orders_held
+    )
     return PoolFigures(  # positional, in the field order: built for every order the engine checks
         pool,
         figures,
@@ -141,6 +152,7 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         withdrawable,
         total_notional,
         available,  # initial surplus
+        orders_held,
     )
 
 
@@ -152,13 +164,16 @@ def _max_withdrawable(
     initial: Decimal,
     requirement: Decimal,
     total_notional: Decimal,
+    orders_held: Decimal = ZERO,
+    isolated_orders_held: Decimal = ZERO,
 ) -> Decimal:
     """What may leave the pool under the venue's rule for unrealised PnL.
 
     ``unrealized`` is the positions' PnL in total and ``losses`` its negative part. ``excluded``
-    is Binance's pair of bounds: the wallet less maintenance (no PnL at all) and the wallet
-    plus PnL less initial margin; profit is therefore never withdrawable. A minimum remaining
-    margin as a fraction of notional (Hyperliquid's 10 %) raises the amount that must stay.
+    is Binance's pair of bounds: the wallet less maintenance and the isolated positions' open-order
+    margin (no PnL at all), and the wallet plus PnL less initial margin and every open order's
+    margin; profit is therefore never withdrawable. A minimum remaining margin as a fraction of
+    notional (Hyperliquid's 10 %) raises the amount that must stay.
     """
     rule = conventions.positive_pnl.withdrawals
     kept = initial
@@ -166,9 +181,9 @@ def _max_withdrawable(
     if floor_fraction > 0:
         kept = max(kept, total_notional * floor_fraction)
     if rule == "excluded":
-        value = min(wallet - requirement, wallet + unrealized - kept)
+        value = min(wallet - requirement - isolated_orders_held, wallet + unrealized - kept - orders_held)
     else:
-        value = wallet + (unrealized if rule == "full" else losses) - kept
+        value = wallet + (unrealized if rule == "full" else losses) - kept - orders_held
     return value if value > 0 else ZERO
 
 
@@ -212,17 +227,22 @@ def multi_asset_figures(
     rules = conventions.positive_pnl
     initial = at_ask([(f.position.settlement_asset, f.initial_margin) for f in figures])
     requirement = at_ask([(f.position.settlement_asset, f.requirement) for f in figures])
+    orders_held = at_ask([(held.asset, held.cross + held.isolated) for held in pool.order_margin])
+    isolated_orders_held = at_ask([(held.asset, held.isolated) for held in pool.order_margin])
     wallet = usd(_by_asset(valuation, figures, None))
     margin_balance = usd(_by_asset(valuation, figures, rules.maintenance))
-    available = usd(_by_asset(valuation, figures, rules.new_orders)) - initial
+    available = usd(_by_asset(valuation, figures, rules.new_orders)) - initial - orders_held
     total_notional = sum((f.notional * require_price(prices, f.position.settlement_asset) for f in figures), ZERO)
     if rules.withdrawals == "excluded":
-        withdrawable = min(wallet - requirement, usd(_by_asset(valuation, figures, "full")) - initial)
+        withdrawable = min(
+            wallet - requirement - isolated_orders_held,
+            usd(_by_asset(valuation, figures, "full")) - initial - orders_held,
+        )
     else:
         kept = initial
         if conventions.withdrawal_min_margin_notional_fraction > 0:
             kept = max(kept, total_notional * conventions.withdrawal_min_margin_notional_fraction)
-        withdrawable = usd(_by_asset(valuation, figures, rules.withdrawals)) - kept
+        withdrawable = usd(_by_asset(valuation, figures, rules.withdrawals)) - kept - orders_held
     return PoolFigures(
         pool=pool,
         positions=figures,
@@ -238,6 +258,7 @@ def multi_asset_figures(
         initial_surplus=available,
         max_withdrawable=withdrawable if withdrawable > 0 else ZERO,
         notional=total_notional,
+        open_order_initial_margin=orders_held,
     )
 
 

@@ -64,6 +64,7 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
         "unrealized_pnl": _money(figures.unrealized_pnl, unit, Rounding.FLOOR),
         "margin_balance": _money(figures.margin_balance, unit, Rounding.FLOOR),
         "initial_margin": _money(figures.initial_margin, unit, Rounding.CEILING),
+        "open_order_initial_margin": _money(figures.open_order_initial_margin, unit, Rounding.CEILING),
         "maintenance_margin": _money(figures.requirement, unit, Rounding.CEILING),
         "margin_ratio": _ratio(figures.margin_ratio(conventions), ratio_rounding),
         "health": _ratio(figures.health(), Rounding.FLOOR),
