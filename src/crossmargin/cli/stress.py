@@ -105,6 +105,7 @@ def stress(
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for report in reports:
         when = f"step {report.liquidated_at_step} ({report.liquidated_at_hours} h)" if report.liquidated else "no"
+        when = "at the start (step 0)" if report.liquidated_at_step == 0 else when
         when += " (locked out)" if report.liquidated_in_blackout else ""
         lowest = report.min_health
         table.add_row(
