@@ -80,6 +80,7 @@ def test_the_rules_are_all_shipped():
         "resting-order-reserves-margin",
         "binance-order-cost-excludes-fees",
         "bybit-order-cost-includes-fees",
+        "hedge-mode-legs",
     } <= names
 
 

@@ -46,7 +46,7 @@ A scenario is a YAML file naming a venue and a list of steps:
 \b
 Each step is one command under its kind: deposit, withdraw, transfer_margin,
 set_leverage, set_margin_mode, set_asset_mode, approve_collateral, stake,
-unstake, place_order, cancel_order, import_position, market_update,
+unstake, place_order, cancel_order, import_position, import_balance, market_update,
 marks_update, depth_update, asset_price, settle_funding. `id` is the idempotency key (default step-N).
 `expect` is a result code (accepted, insufficient_margin, ...) or a mapping
 of: code, account (default: the command's), pool (settlement asset), health,

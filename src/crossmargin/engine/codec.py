@@ -37,6 +37,7 @@ COMMAND_TYPES: dict[str, type[c.Command]] = {
         c.AssetPrice,
         c.ImportPosition,
         c.MarksUpdate,
+        c.ImportBalance,
     )
 }
 #: snake_case names accepted in scenario files and the API (``place_order`` for PlaceOrder).

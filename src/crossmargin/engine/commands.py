@@ -149,13 +149,20 @@ class PlaceOrder(Command):
     trigger_on: str = "mark"  # mark | last
     reduce_only: bool = False
     post_only: bool = False
+    # hedge mode (where the venue offers it): the leg the order trades; a buy opens or adds to the
+    # long leg and a sell closes it, a sell opens the short leg and a buy closes it
+    position_side: str = "both"  # both | long | short
 
 
 @dataclass(frozen=True, slots=True)
 class ImportPosition(Command):
     """Bring an existing position into the engine as it stands: no fill, no fee, no check against
     initial margin (a copy of a real account, or of one to stress). Isolated margin comes from the
-    wallet. The symbol needs a mark; an account the import leaves liquidatable is liquidated."""
+    wallet. The symbol needs a mark; an account the import leaves liquidatable is liquidated.
+
+    ``position_side`` long or short imports a hedge-mode leg (where the venue offers hedge mode);
+    ``mmr`` (with an optional ``maintenance_amount``) fixes the position's maintenance rate at every
+    price instead of the rulebook's tiers, as the account file's keys of the same names do."""
 
     account: str
     symbol: str
@@ -164,6 +171,21 @@ class ImportPosition(Command):
     entry_price: Decimal
     margin_mode: str = "cross"  # cross | isolated
     isolated_margin: Decimal | None = None
+    position_side: str = "both"  # both | long | short
+    mmr: Decimal | None = None
+    maintenance_amount: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBalance(Command):
+    """Bring a wallet balance into the engine as it stands (a copy of a real account): a positive
+    amount arrives like a deposit; a negative one is a debt, which only a multi-asset account may
+    owe (its pool's other collateral backs it). No check against margin; an account the debt
+    leaves liquidatable is liquidated, and the venue's auto-exchange applies to it as to any debt."""
+
+    account: str
+    asset: str
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from crossmargin.engine.commands import (
     Command,
     Deposit,
     DepthUpdate,
+    ImportBalance,
     ImportPosition,
     MarketUpdate,
     MarksUpdate,
@@ -44,6 +45,7 @@ from crossmargin.engine.commands import (
     Withdraw,
 )
 from crossmargin.engine.exchange import settle_debts
+from crossmargin.engine.state import PositionState
 from crossmargin.engine.watch import forget
 from crossmargin.rules import Rulebook
 from crossmargin.units import EXACT, InputError
@@ -67,11 +69,22 @@ HANDLERS: dict[type, Callable[[Any, Any], Result]] = {
     AssetPrice: market.asset_price,
     SettleFunding: funding.settle_funding,
     ImportPosition: imports.import_position,
+    ImportBalance: imports.import_balance,
 }
 
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
+
+
+def _position_state(position: PositionState) -> list[str | None]:
+    """A position in the state hash (under its key, which names a hedge leg); a maintenance rate
+    fixed at import is appended only where there is one, so one-way accounts hash as they always did."""
+    state = [position.side.value, format(position.size, "f"), format(position.entry_price, "f")]
+    state.append(position.margin_mode.value)
+    if position.mmr_override is not None:
+        state += [_text(position.mmr_override), _text(position.maintenance_amount_override)]
+    return state
 
 
 class Engine(EngineBase):
@@ -153,10 +166,7 @@ class Engine(EngineBase):
                     "leverage": {s: format(v, "f") for s, v in sorted(account.leverage.items())},
                     "margin_mode": {s: m.value for s, m in sorted(account.margin_mode.items())},
                     "revoked": sorted(account.revoked),
-                    "positions": {
-                        s: [p.side.value, format(p.size, "f"), format(p.entry_price, "f"), p.margin_mode.value]
-                        for s, p in sorted(account.positions.items())
-                    },
+                    "positions": {key: _position_state(p) for key, p in sorted(account.positions.items())},
                     "orders": sorted(account.orders),
                     "liquidations": account.liquidations,
                     "cooldown_until_ms": account.cooldown_until_ms,

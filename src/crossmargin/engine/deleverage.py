@@ -17,10 +17,10 @@ from typing import Any
 from crossmargin.engine.base import EngineBase
 from crossmargin.engine.ledger import LedgerAccount, Transfer
 from crossmargin.engine.positions import apply_fill
-from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
+from crossmargin.engine.state import AccountState, PositionState, isolated, key_symbol, position_key, wallet
 from crossmargin.engine.watch import forget
 from crossmargin.margin.position import unrealized_pnl
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.margin.types import MarginMode, PositionSide, Side
 from crossmargin.units import ZERO, Rounding, div, steps_of
 
 
@@ -46,20 +46,26 @@ def _rank_key(engine: EngineBase, account: AccountState, position: PositionState
 
 def _candidates(
     engine: EngineBase, bankrupt: AccountState, symbol: str, side: Side
-) -> list[tuple[AccountState, PositionState]]:
+) -> list[tuple[AccountState, str, PositionState]]:
+    """Profitable positions on the other side of ``symbol`` (a hedged account's opposite leg), by
+    the venue's rank, then account; with the key each is held under."""
     instrument = engine.rulebook.instrument(symbol)
     mark = engine.market(symbol).mark
     assert mark is not None
+    keys = [position_key(symbol, leg) for leg in PositionSide]
     found = []
     for account in engine.accounts.values():
-        position = account.positions.get(symbol)
-        if account is bankrupt or position is None or position.side is side:
+        if account is bankrupt:
             continue
-        profit = unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, mark)
-        if profit > 0:
-            found.append((account, position, _rank_key(engine, account, position, profit)))
-    found.sort(key=lambda row: (-row[2], row[0].account_id))
-    return [(account, position) for account, position, _ in found]
+        for key in keys:
+            position = account.positions.get(key)
+            if position is None or position.side is side:
+                continue
+            profit = unrealized_pnl(instrument, position.side.sign, position.size, position.entry_price, mark)
+            if profit > 0:
+                found.append((account, key, position, _rank_key(engine, account, position, profit)))
+    found.sort(key=lambda row: (-row[3], row[0].account_id))
+    return [(account, key, position) for account, key, position, _ in found]
 
 
 def deleverage(
@@ -69,18 +75,20 @@ def deleverage(
     shortfall: Decimal,
     bankruptcy: dict[str, tuple[Decimal, Side]],
 ) -> tuple[Decimal, list[Transfer], list[dict[str, Any]]]:
-    """Recover up to ``shortfall`` from ranked opposite positions; returns what was recovered."""
+    """Recover up to ``shortfall`` from ranked opposite positions (``bankruptcy`` by the bankrupt
+    positions' keys); returns what was recovered."""
     recovered = ZERO
     transfers: list[Transfer] = []
     events: list[dict[str, Any]] = []
     asset = target.asset
-    for symbol, (price, side) in bankruptcy.items():
+    for bankrupt_key, (price, side) in bankruptcy.items():
+        symbol = key_symbol(bankrupt_key)
         instrument = engine.rulebook.instrument(symbol)
         mark = engine.market(symbol).mark
         if mark is None or mark == price:
             continue
         gap = abs(mark - price)
-        for account, position in _candidates(engine, bankrupt, symbol, side):
+        for account, key, position in _candidates(engine, bankrupt, symbol, side):
             if recovered >= shortfall:
                 break
             need = div(shortfall - recovered, gap, rounding=Rounding.CEILING)
@@ -92,15 +100,15 @@ def deleverage(
             give = min(engine.money(quantity * gap, asset, rounding=Rounding.CEILING), realized, shortfall - recovered)
             holder = wallet(account.account_id, asset)
             if position.margin_mode is MarginMode.ISOLATED:
-                holder = isolated(account.account_id, asset, symbol)
+                holder = isolated(account.account_id, asset, key)
             if realized > 0:
                 transfers.append(Transfer(engine.clearing(asset), holder, realized, "adl_close"))
             if give > 0:
                 transfers.append(Transfer(holder, target, give, "adl_cover"))
             if outcome.position is None:
-                del account.positions[symbol]
+                del account.positions[key]
             else:
-                account.positions[symbol] = outcome.position
+                account.positions[key] = outcome.position
             recovered += give
             forget(engine, account.account_id)  # its position changed: check it exactly next time
             events.append(

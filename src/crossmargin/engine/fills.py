@@ -20,19 +20,19 @@ from crossmargin.engine.commands import ResultCode
 from crossmargin.engine.depth import depth_for, sweep
 from crossmargin.engine.ledger import Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
-from crossmargin.engine.state import AccountState, PositionState, isolated
+from crossmargin.engine.state import AccountState, PositionState, isolated, position_key
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.pool import counted_pnl
 from crossmargin.margin.position import close_fee_at_bankruptcy, unrealized_pnl
-from crossmargin.margin.types import MarginMode
+from crossmargin.margin.types import MarginMode, PositionSide
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div, quantize
 
 
 class FillPlan(NamedTuple):
-    """A fill worked out but not yet booked: the position after it and the ledger transfers."""
+    """A fill worked out but not yet booked: the position (by key) after it and the ledger transfers."""
 
-    symbol: str
+    key: str
     position: PositionState | None
     transfers: list[Transfer]
     events: list[dict[str, Any]]
@@ -56,9 +56,9 @@ def commit_fill(
     if not bands_hold:
         watch.forget(engine, account.account_id)
     if plan.position is None:
-        account.positions.pop(plan.symbol, None)
+        account.positions.pop(plan.key, None)
     else:
-        account.positions[plan.symbol] = plan.position
+        account.positions[plan.key] = plan.position
     return plan.events
 
 
@@ -100,18 +100,21 @@ def plan_fill(
     price: Decimal,
     fee_rate: Decimal,
     reason: str,
+    position_side: PositionSide = PositionSide.BOTH,
 ) -> FillPlan | ResultCode:
-    """Work out a fill and check it against initial margin (reductions always pass)."""
+    """Work out a fill (on the hedge-mode leg ``position_side`` names) and check it against
+    initial margin (reductions always pass)."""
     symbol, asset = instrument.symbol, instrument.settlement_asset
-    state = account.positions.get(symbol)
+    key = position_key(symbol, position_side)
+    state = account.positions.get(key)
     mode = state.margin_mode if state else account.margin_mode.get(symbol, MarginMode.CROSS)
-    outcome = apply_fill(instrument, state, side, quantity, price, mode)
+    outcome = apply_fill(instrument, state, side, quantity, price, mode, position_side)
     unit = engine.unit(asset)
     fee = quantize(taker_fee(instrument, quantity, price, fee_rate), unit, rounding=Rounding.CEILING)
     realized = quantize(outcome.realized_pnl, unit, rounding=Rounding.FLOOR)
     owner = account.account_id
     cross_wallet = account.wallet(asset)
-    target = cross_wallet if mode is MarginMode.CROSS else isolated(owner, asset, symbol)
+    target = cross_wallet if mode is MarginMode.CROSS else isolated(owner, asset, key)
     transfers = signed_transfer(engine.clearing(asset), target, realized, f"realized_pnl:{reason}")
     if fee > 0:  # fees come out of the cross wallet, so isolated margin stays what was put in
         transfers.append(Transfer(cross_wallet, engine.fees(asset), fee, f"fee:{reason}"))
@@ -123,7 +126,7 @@ def plan_fill(
     reducing = reduces(state, side, quantity)
     after: Evaluation | None = None
     if not reducing:
-        after = engine.evaluate(account, overrides={symbol: outcome.position}, balance_changes={asset: wallet_change})
+        after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
         opened = quantity - outcome.closed
         covered, as_booked = _covers_order_cost(
             engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
@@ -142,16 +145,18 @@ def plan_fill(
     # a realised loss beyond the wallet: settle the account's own profits first (a multi-asset
     # pool may owe it instead: its other collateral backs the debt)
     if shortfall > 0 and account.asset_mode != "multi":
-        settled, settled_transfers, gathered = settle_profits(engine, account, asset, symbol, shortfall)
+        settled, settled_transfers, gathered = settle_profits(engine, account, asset, key, shortfall)
         if gathered < shortfall:
             return ResultCode.INSUFFICIENT_BALANCE
         transfers = settled_transfers + transfers
     event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason)
+    if position_side is not PositionSide.BOTH:
+        event["position_side"] = position_side.value
     events = [pnl_settled_event(owner, asset, gathered, settled), event] if settled else [event]
     margin_change = None
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
-    return FillPlan(symbol, outcome.position, transfers, events, reducing, after, settled, margin_change)
+    return FillPlan(key, outcome.position, transfers, events, reducing, after, settled, margin_change)
 
 
 def _covers_order_cost(
@@ -187,9 +192,8 @@ def _covers_order_cost(
         return False, True
     if all(f.pool.valuation is None for f in pools):
         return all(f.initial_surplus + fee >= needed for f in pools), False
-    without_fee = engine.evaluate(
-        account, overrides={instrument.symbol: position}, balance_changes={asset: wallet_change + fee}
-    )
+    key = position_key(instrument.symbol, position.position_side) if position else instrument.symbol
+    without_fee = engine.evaluate(account, overrides={key: position}, balance_changes={asset: wallet_change + fee})
     pools = [r.figures for r in without_fee.pools if r.figures.pool.settlement_asset in (asset, "USD")]
     return all(f.initial_surplus >= needed for f in pools), False
 
@@ -259,7 +263,7 @@ def pnl_settled_event(
 def settle_profits(
     engine: EngineBase, account: AccountState, asset: str, excluded: str, needed: Decimal
 ) -> tuple[dict[str, PositionState], list[Transfer], Decimal]:
-    """Move cross positions' unrealised profit (all but ``excluded``) into the wallet, re-basing
+    """Move cross positions' unrealised profit (all but the position keyed ``excluded``) into the wallet, re-basing
     them at the mark, until ``needed`` is gathered or no profit is left.
 
     Equity does not change (the profit is the same money, now settled), but the wallet can then
@@ -269,10 +273,10 @@ def settle_profits(
     settled: dict[str, PositionState] = {}
     transfers: list[Transfer] = []
     gathered = ZERO
-    for symbol, position in sorted(account.positions.items()):
-        instrument = engine.rulebook.instrument(symbol)
-        mark = engine.market(symbol).mark
-        if symbol == excluded or position.margin_mode is not MarginMode.CROSS or mark is None:
+    for key, position in sorted(account.positions.items()):
+        instrument = engine.rulebook.instrument(position.symbol)
+        mark = engine.market(position.symbol).mark
+        if key == excluded or position.margin_mode is not MarginMode.CROSS or mark is None:
             continue
         if instrument.settlement_asset != asset:
             continue
@@ -284,7 +288,7 @@ def settle_profits(
         if profit <= 0:
             continue
         transfers.append(Transfer(engine.clearing(asset), account.wallet(asset), profit, "pnl_settled"))
-        settled[symbol] = replace(position, entry_price=mark)
+        settled[key] = replace(position, entry_price=mark)
         gathered += profit
         if gathered >= needed:
             break

@@ -18,10 +18,10 @@ from crossmargin.engine.fills import pnl_settled_event, settle_profits
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action
-from crossmargin.engine.state import AccountState, MarketState, PositionState, isolated
+from crossmargin.engine.state import AccountState, MarketState, PositionState, isolated, position_key
 from crossmargin.engine.watch import absorb_payment, forget, pool_key
 from crossmargin.margin.funding import funding_payment
-from crossmargin.margin.types import MarginMode
+from crossmargin.margin.types import MarginMode, PositionSide
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO
 
@@ -140,38 +140,33 @@ def _exchange(engine: EngineBase, instrument: Instrument, reference: Decimal, ra
     cross_mode = MarginMode.CROSS
     fund_left = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, asset))
     resettled: list[tuple[AccountState, dict[str, PositionState]]] = []  # profits settled to pay
+    keys = [position_key(symbol, leg) for leg in PositionSide]  # one-way, then a hedged account's legs
+    moved: dict[LedgerAccount, Decimal] = {}  # what this settlement already moved (a hedged account's legs)
     for account_id, account in engine.accounts.items():
-        position = account.positions.get(symbol)
-        if position is None:
-            continue
-        amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
-        cross = position.margin_mode is cross_mode
-        owner = account.wallet(asset) if cross else isolated(account_id, asset, symbol)
-        if amount < 0:
-            paid = -amount
-            held = engine.ledger.balance(owner)
-            if paid <= held or (cross and account.asset_mode == "multi"):  # a multi pool may owe it
-                transfers.append(Transfer(owner, pool, paid, "funding"))
-            else:  # rare: the wallet (or isolated margin) cannot pay it all
-                shortfall = _pay_beyond_balance(engine, account, owner, pool, paid, held, cross, fund_left)
-                transfers += shortfall.transfers
-                events += shortfall.events
-                fund_left -= shortfall.from_fund
-                resettled.append((account, shortfall.settled))
-            payers.append((account_id, pool_key(symbol, position.margin_mode, asset), paid))
-        elif amount > 0:
-            transfers.append(Transfer(pool, owner, amount, "funding"))
-        amount_text = str(amount)
-        events.append(
-            {
-                "event": "funding",
-                "account": account_id,
-                "symbol": symbol,
-                "amount": amount_text,
-                "rate": rate_text,
-                "price": price_text,
-            }
-        )
+        for key in keys:
+            position = account.positions.get(key)
+            if position is None:
+                continue
+            amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
+            cross = position.margin_mode is cross_mode
+            owner = account.wallet(asset) if cross else isolated(account_id, asset, key)
+            if amount < 0:
+                paid = -amount
+                held = engine.ledger.balance(owner) + moved.get(owner, ZERO)
+                if paid <= held or (cross and account.asset_mode == "multi"):  # a multi pool may owe it
+                    transfers.append(Transfer(owner, pool, paid, "funding"))
+                else:  # rare: the wallet (or isolated margin) cannot pay it all
+                    shortfall = _pay_beyond_balance(engine, account, owner, pool, paid, held, cross, fund_left)
+                    transfers += shortfall.transfers
+                    events += shortfall.events
+                    fund_left -= shortfall.from_fund
+                    resettled.append((account, shortfall.settled))
+                payers.append((account_id, pool_key(key, position.margin_mode, asset), paid))
+            elif amount > 0:
+                transfers.append(Transfer(pool, owner, amount, "funding"))
+            if key != symbol:
+                moved[owner] = moved.get(owner, ZERO) + amount
+            events.append(_funding_event(account_id, position, amount, rate_text, price_text))
     engine.post(transfers)
     for account, settled in resettled:
         account.positions.update(settled)
@@ -181,3 +176,19 @@ def _exchange(engine: EngineBase, instrument: Instrument, reference: Decimal, ra
     for account_id, key, paid in payers:
         absorb_payment(engine, account_id, key, paid)
     return events
+
+
+def _funding_event(
+    account_id: str, position: PositionState, amount: Decimal, rate_text: str, price_text: str
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event": "funding",
+        "account": account_id,
+        "symbol": position.symbol,
+        "amount": str(amount),
+        "rate": rate_text,
+        "price": price_text,
+    }
+    if position.position_side is not PositionSide.BOTH:
+        event["position_side"] = position.position_side.value
+    return event

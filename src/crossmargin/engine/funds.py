@@ -77,7 +77,7 @@ def withdraw(engine: EngineBase, command: Withdraw) -> Result:
     if command.account not in engine.accounts:
         return engine.reject(command, ResultCode.UNKNOWN_ACCOUNT)
     account = engine.accounts[command.account]
-    if not engine.allowed(Action.WITHDRAW, account.positions):
+    if not engine.allowed(Action.WITHDRAW, account.symbols()):
         return engine.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
     if amount > withdrawable(engine, account, command.asset):
         return engine.reject(
@@ -100,7 +100,7 @@ def transfer_margin(engine: EngineBase, command: TransferMargin) -> Result:
         return engine.reject(command, ResultCode.INVALID_ARGUMENT, "no isolated position in that symbol")
     asset = engine.rulebook.instrument(command.symbol).settlement_asset
     amount = _checked_amount(engine, abs(command.amount), asset, "amount")
-    if not engine.allowed(Action.TRANSFER, account.positions):
+    if not engine.allowed(Action.TRANSFER, account.symbols()):
         return engine.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
     source, target = wallet(account.account_id, asset), isolated(account.account_id, asset, command.symbol)
     if command.amount > 0:

@@ -18,7 +18,7 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.multi_liquidation import cover_debts, liquidate_multi_asset_pool
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.settlement import bankruptcy_prices, close_positions, settle
-from crossmargin.engine.state import AccountState, isolated, wallet
+from crossmargin.engine.state import AccountState, isolated, key_of, wallet
 from crossmargin.units import ZERO
 
 
@@ -26,6 +26,15 @@ def check_account(engine: EngineBase, account: AccountState, symbol: str) -> lis
     """After one account's own fill: only that account can have changed (a position it closed
     in full may have cost its pool the margin the others need)."""
     if not engine.allowed(Action.LIQUIDATE, [symbol]) or not account.positions:
+        return []
+    return _check(engine, account)
+
+
+def check_holder(engine: EngineBase, account: AccountState) -> list[dict[str, Any]]:
+    """After a change to one account's money: check it, where the oracle lets every mark it holds
+    proceed to a liquidation."""
+    symbols = account.symbols()
+    if not symbols or not engine.allowed(Action.LIQUIDATE, symbols):
         return []
     return _check(engine, account)
 
@@ -55,7 +64,7 @@ def check_liquidations_of(engine: EngineBase, symbols: list[str]) -> list[dict[s
     for account_id in sorted(pending):
         account = engine.accounts.get(account_id)
         # a deleveraging earlier in this loop may have closed a position since ``pending`` was read
-        if account is not None and any(s in account.positions for s in valid):
+        if account is not None and any(account.holds(s) for s in valid):
             events += _check(engine, account)
     return events
 
@@ -66,7 +75,7 @@ def check_multi_asset_holders(engine: EngineBase, asset: str) -> list[dict[str, 
     events: list[dict[str, Any]] = []
     for account_id in sorted(engine.ledger.debt_owners):
         account = engine.accounts[account_id]
-        if not account.positions or not engine.allowed(Action.LIQUIDATE, account.positions):
+        if not account.positions or not engine.allowed(Action.LIQUIDATE, account.symbols()):
             continue
         if watch.price_moved_out(engine, account_id, asset, engine.asset_prices[asset]):
             events += _check(engine, account)
@@ -78,7 +87,7 @@ def _unwatched(engine: EngineBase, symbol: str) -> set[str]:
     accounts, unwatched = engine.accounts, engine.watch.unwatched
     flat = {a for a in unwatched if a not in accounts or not accounts[a].positions}
     unwatched -= flat  # nothing to check until a fill opens a position, which files or forgets bands
-    return {a for a in unwatched if symbol in accounts[a].positions}
+    return {a for a in unwatched if accounts[a].holds(symbol)}
 
 
 def _check(engine: EngineBase, account: AccountState) -> list[dict[str, Any]]:
@@ -89,12 +98,12 @@ def _check(engine: EngineBase, account: AccountState) -> list[dict[str, Any]]:
 
     for report in evaluation.pools:
         if report.liquidatable and report.figures.positions:
-            symbols = [f.position.symbol for f in report.figures.positions]
-            events += _liquidate(engine, account, symbols, report.figures.pool.settlement_asset, cross=True)
+            keys = [key_of(f.position) for f in report.figures.positions]
+            events += _liquidate(engine, account, keys, report.figures.pool.settlement_asset, cross=True)
     for iso in evaluation.isolated:
-        if iso.liquidatable and iso.figures.position.symbol in account.positions:
+        if iso.liquidatable and key_of(iso.figures.position) in account.positions:
             position = iso.figures.position
-            events += _liquidate(engine, account, [position.symbol], position.settlement_asset, cross=False)
+            events += _liquidate(engine, account, [key_of(position)], position.settlement_asset, cross=False)
     if events:  # positions changed: file fresh bands
         watch.remember(engine, account, engine.evaluate(account))
     return events
@@ -112,7 +121,7 @@ def _cancel_orders(engine: EngineBase, account: AccountState) -> list[dict[str, 
 
 
 def _liquidate(
-    engine: EngineBase, account: AccountState, symbols: list[str], asset: str, *, cross: bool
+    engine: EngineBase, account: AccountState, keys: list[str], asset: str, *, cross: bool
 ) -> list[dict[str, Any]]:
     owner = account.account_id
     style = engine.rulebook.conventions.liquidation.style
@@ -121,25 +130,25 @@ def _liquidate(
             "event": "liquidation_started",
             "account": owner,
             "asset": asset,
-            "symbols": symbols,
+            "symbols": keys,  # the positions' keys (a hedge leg's names its leg)
             "style": style,
             "reason": "health at or below 1",
         }
     ]
     events += _cancel_orders(engine, account)
-    reduced = _partial(engine, account, symbols, style)
+    reduced = _partial(engine, account, keys, style)
     if reduced is not None:
         account.liquidations += 1
         if account.asset_mode == "multi":  # the venue's auto-exchange runs on liquidation
             reduced += cover_debts(engine, account, "liquidation")
         return events + reduced
     if cross and account.asset_mode == "multi":
-        events += liquidate_multi_asset_pool(engine, account, symbols)
+        events += liquidate_multi_asset_pool(engine, account, keys)
         account.liquidations += 1
         return events
-    bankruptcy = bankruptcy_prices(engine, account, symbols, asset)
-    target = wallet(owner, asset) if cross else isolated(owner, asset, symbols[0])
-    closes = close_positions(engine, account, symbols, lambda _asset: target)
+    bankruptcy = bankruptcy_prices(engine, account, keys, asset)
+    target = wallet(owner, asset) if cross else isolated(owner, asset, keys[0])
+    closes = close_positions(engine, account, keys, lambda _asset: target)
     balance = engine.ledger.balance(target) + closes.realized.get(asset, ZERO)
     fee_due = closes.fee_due.get(asset, ZERO)
     events += closes.events
@@ -149,13 +158,13 @@ def _liquidate(
     return events
 
 
-def _partial(engine: EngineBase, account: AccountState, symbols: list[str], style: str) -> list[dict[str, Any]] | None:
+def _partial(engine: EngineBase, account: AccountState, keys: list[str], style: str) -> list[dict[str, Any]] | None:
     """The venue's partial rule, when it restores the pool (``None``: close it in full)."""
     if style == "reduce_then_bankruptcy":
-        return partial.reduce_until_compliant(engine, account, symbols)
+        return partial.reduce_until_compliant(engine, account, keys)
     if style == "tier_step_down":
-        return partial.step_down(engine, account, symbols)
+        return partial.step_down(engine, account, keys)
     if style == "chunks":
-        now = max(engine.market(s).timestamp_ms for s in symbols)
-        return partial.chunks(engine, account, symbols, now)
+        now = max(engine.market(account.positions[k].symbol).timestamp_ms for k in keys)
+        return partial.chunks(engine, account, keys, now)
     return None

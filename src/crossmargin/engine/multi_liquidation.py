@@ -25,16 +25,16 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.exchange import backs_pool, cover_debt
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.settlement import bankruptcy_prices, close_positions, cover_deficit, equity_to_fund
-from crossmargin.engine.state import BACKING_KINDS, AccountState, wallet
+from crossmargin.engine.state import BACKING_KINDS, AccountState, key_symbol, wallet
 from crossmargin.units import ZERO, Rounding
 
 
-def liquidate_multi_asset_pool(engine: EngineBase, account: AccountState, symbols: list[str]) -> list[dict[str, Any]]:
-    """Close the pool's positions and settle every asset of it (see the module's steps)."""
+def liquidate_multi_asset_pool(engine: EngineBase, account: AccountState, keys: list[str]) -> list[dict[str, Any]]:
+    """Close the pool's positions (by key) and settle every asset of it (see the module's steps)."""
     owner = account.account_id
-    bankruptcy = bankruptcy_prices(engine, account, symbols, "USD")
-    settles_in = {s: engine.rulebook.instrument(s).settlement_asset for s in symbols}
-    closes = close_positions(engine, account, symbols, lambda asset: wallet(owner, asset))
+    bankruptcy = bankruptcy_prices(engine, account, keys, "USD")
+    settles_in = {k: engine.rulebook.instrument(key_symbol(k)).settlement_asset for k in keys}
+    closes = close_positions(engine, account, keys, lambda asset: wallet(owner, asset))
     engine.post(closes.transfers)
     events = list(closes.events)
     events += cover_debts(engine, account, "liquidation")

@@ -19,8 +19,8 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.fills import sweep_for
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
-from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.engine.state import AccountState, PositionState, isolated, key_symbol, wallet
+from crossmargin.margin.types import MarginMode, PositionSide, Side
 from crossmargin.units import ZERO, Rounding, div, steps_of
 
 
@@ -33,15 +33,16 @@ class ClosePlan(NamedTuple):
     remaining: PositionState | None
 
 
-def _close_plan(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> ClosePlan | None:
-    """Transfers, wallet change and event of closing ``quantity`` of a position in the market.
+def _close_plan(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> ClosePlan | None:
+    """Transfers, wallet change and event of closing ``quantity`` of a position (by key) in the market.
 
     ``None`` when the book cannot take it, or when the realised loss would leave the paying
     balance negative outside a multi-asset pool (then only the full close with its settlement
     can follow).
     """
+    position = account.positions[key]
+    symbol = position.symbol
     instrument = engine.rulebook.instrument(symbol)
-    position = account.positions[symbol]
     mark = engine.market(symbol).mark
     assert mark is not None
     side = "sell" if position.side is Side.LONG else "buy"
@@ -54,7 +55,7 @@ def _close_plan(engine: EngineBase, account: AccountState, symbol: str, quantity
     fee_rate = instrument.liquidation_fee or ZERO
     fee = engine.money(notional_of(instrument, quantity, average) * fee_rate, asset, rounding=Rounding.CEILING)
     owner = account.account_id
-    target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, symbol)
+    target = wallet(owner, asset) if position.margin_mode is MarginMode.CROSS else isolated(owner, asset, key)
     transfers = signed_transfer(engine.clearing(asset), target, realized, "partial_liquidation")
     if fee > 0:
         insurance = LedgerAccount.venue(AccountKind.INSURANCE, asset)
@@ -70,6 +71,8 @@ def _close_plan(engine: EngineBase, account: AccountState, symbol: str, quantity
         "fee": str(fee),
         "partial": quantity < position.size,
     }
+    if position.position_side is not PositionSide.BOTH:
+        event["position_side"] = position.position_side.value
     # a multi-asset pool may owe the settlement asset (the auto-exchange covers it afterwards)
     if account.asset_mode != "multi" and engine.ledger.balance(target) + realized - fee < 0:
         return None
@@ -77,47 +80,45 @@ def _close_plan(engine: EngineBase, account: AccountState, symbol: str, quantity
     return ClosePlan(transfers, change, event, outcome.position)
 
 
-def _compliant_after(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> bool | None:
+def _compliant_after(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> bool | None:
     """Whether closing ``quantity`` leaves the pool above maintenance (``None``: not fillable)."""
-    plan = _close_plan(engine, account, symbol, quantity)
+    plan = _close_plan(engine, account, key, quantity)
     if plan is None:
         return None
-    asset = engine.rulebook.instrument(symbol).settlement_asset
-    evaluation = engine.evaluate(
-        account, overrides={symbol: plan.remaining}, balance_changes={asset: plan.wallet_change}
-    )
+    asset = engine.rulebook.instrument(key_symbol(key)).settlement_asset
+    evaluation = engine.evaluate(account, overrides={key: plan.remaining}, balance_changes={asset: plan.wallet_change})
     pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset in (asset, "USD")]
     return not any(p.liquidatable for p in pools)
 
 
-def execute_close(engine: EngineBase, account: AccountState, symbol: str, quantity: Decimal) -> list[dict[str, Any]]:
-    """Close ``quantity`` of a position in the market, booking PnL and the liquidation fee."""
-    plan = _close_plan(engine, account, symbol, quantity)
+def execute_close(engine: EngineBase, account: AccountState, key: str, quantity: Decimal) -> list[dict[str, Any]]:
+    """Close ``quantity`` of a position (by key) in the market, booking PnL and the liquidation fee."""
+    plan = _close_plan(engine, account, key, quantity)
     assert plan is not None
     engine.post(plan.transfers)
-    position = account.positions[symbol]
+    position = account.positions[key]
     if quantity >= position.size:
-        del account.positions[symbol]
+        del account.positions[key]
     else:
         position.size -= quantity
     return [plan.event]
 
 
-def _lots(engine: EngineBase, symbol: str, quantity: Decimal) -> int:
-    return steps_of(quantity, engine.rulebook.instrument(symbol).lot_size, rounding=Rounding.CEILING)
+def _lots(engine: EngineBase, key: str, quantity: Decimal) -> int:
+    return steps_of(quantity, engine.rulebook.instrument(key_symbol(key)).lot_size, rounding=Rounding.CEILING)
 
 
-def reduce_until_compliant(
-    engine: EngineBase, account: AccountState, symbols: list[str]
-) -> list[dict[str, Any]] | None:
-    """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
-    largest = max(
-        symbols,
-        key=lambda s: notional_of(
-            engine.rulebook.instrument(s), account.positions[s].size, engine.market(s).mark or ZERO
-        ),
+def _notional(engine: EngineBase, account: AccountState, key: str) -> Decimal:
+    symbol = key_symbol(key)
+    return notional_of(
+        engine.rulebook.instrument(symbol), account.positions[key].size, engine.market(symbol).mark or ZERO
     )
-    lot = engine.rulebook.instrument(largest).lot_size
+
+
+def reduce_until_compliant(engine: EngineBase, account: AccountState, keys: list[str]) -> list[dict[str, Any]] | None:
+    """Binance: the least reduction of the largest position that restores compliance, or ``None``."""
+    largest = max(keys, key=lambda k: _notional(engine, account, k))
+    lot = engine.rulebook.instrument(key_symbol(largest)).lot_size
     most = _lots(engine, largest, account.positions[largest].size) - 1  # a full close is the bankruptcy path
     # Compliance is not monotone in the size closed (each lot frees its maintenance but pays the
     # fee), so probe upward by doubling for a compliant size, then bisect down to the least one.
@@ -138,11 +139,12 @@ def reduce_until_compliant(
     return execute_close(engine, account, largest, lot * low)
 
 
-def step_down(engine: EngineBase, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
+def step_down(engine: EngineBase, account: AccountState, keys: list[str]) -> list[dict[str, Any]] | None:
     """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant."""
-    for symbol in sorted(symbols, key=lambda s: -len(engine.rulebook.instrument(s).tiers)):
+    for key in sorted(keys, key=lambda k: -len(engine.rulebook.instrument(key_symbol(k)).tiers)):
+        symbol = key_symbol(key)
         instrument = engine.rulebook.instrument(symbol)
-        position = account.positions[symbol]
+        position = account.positions[key]
         mark = engine.market(symbol).mark
         if mark is None or not instrument.tiers:
             continue
@@ -156,27 +158,27 @@ def step_down(engine: EngineBase, account: AccountState, symbols: list[str]) -> 
             target -= target % instrument.lot_size
             if not ZERO < target < position.size:
                 continue
-            if _compliant_after(engine, account, symbol, position.size - target):
-                return execute_close(engine, account, symbol, position.size - target)
+            if _compliant_after(engine, account, key, position.size - target):
+                return execute_close(engine, account, key, position.size - target)
     return None
 
 
-def chunks(engine: EngineBase, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:
+def chunks(engine: EngineBase, account: AccountState, keys: list[str], now_ms: int) -> list[dict[str, Any]] | None:
     """Hyperliquid: a fraction of each large position, then a cooldown in which the next is full."""
     rule = engine.rulebook.conventions.liquidation
     if rule.chunk_fraction is None or now_ms < account.cooldown_until_ms:
         return None
     events: list[dict[str, Any]] = []
-    for symbol in symbols:
-        instrument = engine.rulebook.instrument(symbol)
-        position = account.positions[symbol]
-        mark = engine.market(symbol).mark or position.entry_price
+    for key in keys:
+        position = account.positions[key]
+        instrument = engine.rulebook.instrument(position.symbol)
+        mark = engine.market(position.symbol).mark or position.entry_price
         if notional_of(instrument, position.size, mark) <= (rule.chunk_min_notional or ZERO):
             continue
         chunk = position.size * rule.chunk_fraction
         chunk = chunk - chunk % instrument.lot_size + (instrument.lot_size if chunk % instrument.lot_size else ZERO)
-        if ZERO < chunk < position.size and _close_plan(engine, account, symbol, chunk) is not None:
-            events += execute_close(engine, account, symbol, chunk)
+        if ZERO < chunk < position.size and _close_plan(engine, account, key, chunk) is not None:
+            events += execute_close(engine, account, key, chunk)
     if not events:
         return None
     account.cooldown_until_ms = now_ms + 1000 * (rule.cooldown_seconds or 0)

@@ -3,7 +3,9 @@
 Pure functions over :class:`PositionState`. Adding to a position averages the entry price
 (weighted by size, or for inverse contracts by the coin value, as the venues do); reducing
 realises PnL at the fill price with the margin functions' own PnL formula; a fill larger than
-the position closes it and opens the rest on the other side.
+the position closes it and opens the rest on the other side. A position keeps its hedge-mode leg
+and any maintenance rate fixed for it while it grows or shrinks; the other side a fill opens is a
+new position, at the rulebook's tiers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 from crossmargin.engine.state import PositionState
 from crossmargin.margin.position import unrealized_pnl
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.margin.types import MarginMode, PositionSide, Side
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div
 
@@ -48,31 +50,42 @@ def apply_fill(
     quantity: Decimal,
     price: Decimal,
     margin_mode: MarginMode,
+    position_side: PositionSide = PositionSide.BOTH,
 ) -> FillOutcome:
-    """Position after buying or selling ``quantity`` at ``price``."""
+    """Position after buying or selling ``quantity`` at ``price`` (a new one on ``position_side``)."""
     assert quantity > 0 and price > 0
     direction = order_side(side)
     if state is None:
-        return FillOutcome(PositionState(instrument.symbol, direction, quantity, price, margin_mode), ZERO, ZERO)
+        opened = PositionState(instrument.symbol, direction, quantity, price, margin_mode, position_side)
+        return FillOutcome(opened, ZERO, ZERO)
     if state.side is direction:
         entry = _average_entry(instrument, state, quantity, price)
-        grown = PositionState(
-            state.symbol, state.side, state.size + quantity, entry, state.margin_mode, state.position_side
-        )
-        return FillOutcome(grown, ZERO, ZERO)
+        return FillOutcome(_resized(state, state.size + quantity, entry), ZERO, ZERO)
     closed = min(quantity, state.size)
     realized = unrealized_pnl(instrument, state.side.sign, closed, state.entry_price, price)
     remaining = state.size - closed
     if remaining > 0:
-        reduced = PositionState(
-            state.symbol, state.side, remaining, state.entry_price, state.margin_mode, state.position_side
-        )
-        return FillOutcome(reduced, closed, realized)
+        return FillOutcome(_resized(state, remaining, state.entry_price), closed, realized)
     rest = quantity - closed
     if rest == 0:
         return FillOutcome(None, closed, realized)
     flipped = PositionState(instrument.symbol, direction, rest, price, state.margin_mode, state.position_side)
     return FillOutcome(flipped, closed, realized)
+
+
+def _resized(state: PositionState, size: Decimal, entry_price: Decimal) -> PositionState:
+    """The same position (leg, fixed rate) at another size and entry price (built directly: a
+    fill is the engine's most frequent change)."""
+    return PositionState(
+        state.symbol,
+        state.side,
+        size,
+        entry_price,
+        state.margin_mode,
+        state.position_side,
+        state.mmr_override,
+        state.maintenance_amount_override,
+    )
 
 
 def reduces(state: PositionState | None, side: str, quantity: Decimal) -> bool:

@@ -34,7 +34,7 @@ def set_leverage(engine: EngineBase, command: SetLeverage) -> Result:
     symbol = instrument.symbol  # settings are kept under the native name, as positions are
     previous = account.leverage.get(symbol)
     account.leverage[symbol] = command.leverage
-    if symbol in account.positions and not engine.meets_initial(account, instrument.settlement_asset):
+    if account.holds(symbol) and not engine.meets_initial(account, instrument.settlement_asset):
         if previous is None:
             account.leverage.pop(symbol)
         else:
@@ -54,7 +54,7 @@ def set_margin_mode(engine: EngineBase, command: SetMarginMode) -> Result:
         raise InputError("mode", "must be cross or isolated")
     account = engine.account(command.account)
     symbol = instrument.symbol
-    if symbol in account.positions:
+    if account.holds(symbol):
         return engine.reject(command, ResultCode.POSITION_OPEN)
     if command.mode == "isolated" and account.asset_mode == "multi":  # Binance: cross only
         return engine.reject(command, ResultCode.INVALID_ARGUMENT, "multi-asset mode is cross margin only")

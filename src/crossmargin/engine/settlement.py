@@ -19,8 +19,8 @@ from crossmargin.engine.deleverage import deleverage
 from crossmargin.engine.fills import sweep_for
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
-from crossmargin.engine.state import AccountState, staked, wallet
-from crossmargin.margin.types import Side
+from crossmargin.engine.state import AccountState, key_of, staked, wallet
+from crossmargin.margin.types import PositionSide, Side
 from crossmargin.units import ZERO, Rounding
 
 
@@ -35,15 +35,16 @@ class Closes(NamedTuple):
 
 
 def close_positions(
-    engine: EngineBase, account: AccountState, symbols: list[str], target_for: Callable[[str], LedgerAccount]
+    engine: EngineBase, account: AccountState, keys: list[str], target_for: Callable[[str], LedgerAccount]
 ) -> Closes:
-    """Close each position in full through the depth model; what the book cannot absorb is taken
-    over at its worst level (or the mark). ``target_for(asset)`` is where its PnL is booked."""
+    """Close each position (by key) in full through the depth model; what the book cannot absorb is
+    taken over at its worst level (or the mark). ``target_for(asset)`` is where its PnL is booked."""
     closes = Closes([], [], {}, {})
-    for symbol in symbols:
+    for key in keys:
+        position = account.positions[key]
+        symbol = position.symbol
         instrument = engine.rulebook.instrument(symbol)
         asset = instrument.settlement_asset
-        position = account.positions[symbol]
         mark = engine.market(symbol).mark
         assert mark is not None
         side = "sell" if position.side is Side.LONG else "buy"
@@ -56,35 +57,36 @@ def close_positions(
         closes.transfers.extend(booked)
         fee = notional_of(instrument, position.size, price) * (instrument.liquidation_fee or ZERO)
         closes.fee_due[asset] = closes.fee_due.get(asset, ZERO) + fee
-        closes.events.append(
-            {
-                "event": "liquidation_fill",
-                "account": account.account_id,
-                "symbol": symbol,
-                "side": side,
-                "quantity": str(position.size),
-                "price": str(price),
-                "realized_pnl": str(realized),
-            }
-        )
-        del account.positions[symbol]
+        event = {
+            "event": "liquidation_fill",
+            "account": account.account_id,
+            "symbol": symbol,
+            "side": side,
+            "quantity": str(position.size),
+            "price": str(price),
+            "realized_pnl": str(realized),
+        }
+        if position.position_side is not PositionSide.BOTH:
+            event["position_side"] = position.position_side.value
+        closes.events.append(event)
+        del account.positions[key]
     return closes
 
 
 def bankruptcy_prices(
-    engine: EngineBase, account: AccountState, symbols: list[str], asset: str
+    engine: EngineBase, account: AccountState, keys: list[str], asset: str
 ) -> dict[str, tuple[Decimal, Side]]:
-    """Each position's bankruptcy price before the close (others frozen), for deleveraging."""
+    """Each position's bankruptcy price before the close (others frozen), by key, for deleveraging."""
     evaluation = engine.evaluate(account, with_prices=True)
     prices: dict[str, tuple[Decimal, Side]] = {}
     for report in evaluation.pools:
         for figures, pair in zip(report.figures.positions, report.prices, strict=True):
             if pair.bankruptcy_exact is not None:
-                prices[figures.position.symbol] = (pair.bankruptcy_exact, figures.position.side)
+                prices[key_of(figures.position)] = (pair.bankruptcy_exact, figures.position.side)
     for iso in evaluation.isolated:
         if iso.prices.bankruptcy_exact is not None:
-            prices[iso.figures.position.symbol] = (iso.prices.bankruptcy_exact, iso.figures.position.side)
-    return {s: p for s, p in prices.items() if s in symbols}
+            prices[key_of(iso.figures.position)] = (iso.prices.bankruptcy_exact, iso.figures.position.side)
+    return {k: p for k, p in prices.items() if k in keys}
 
 
 def settle(

@@ -22,9 +22,31 @@ from crossmargin.units import ONE, ZERO
 BACKING_KINDS = frozenset({AccountKind.WALLET, AccountKind.STAKED})
 
 
+#: Between a symbol and its leg in the key of a hedge-mode position (``BTCUSDT#long``).
+LEG_SEPARATOR = "#"
+
+
+def position_key(symbol: str, position_side: PositionSide) -> str:
+    """The key an account holds a position under: its symbol in one-way mode, and the symbol with
+    its leg (``BTCUSDT#long``) for a hedge-mode leg, so one symbol may hold a long and a short leg."""
+    return symbol if position_side is PositionSide.BOTH else f"{symbol}{LEG_SEPARATOR}{position_side.value}"
+
+
+def key_symbol(key: str) -> str:
+    """The symbol of a position key (the key itself in one-way mode)."""
+    return key.partition(LEG_SEPARATOR)[0]
+
+
+def key_of(position: Position) -> str:
+    """The key of the account's position that the margin functions' ``position`` stands for."""
+    return position_key(position.instrument.symbol, position.position_side)
+
+
 @dataclass
 class PositionState:
-    """An open position: absolute size with its side, average entry price, margin mode."""
+    """An open position: absolute size with its side, average entry price, margin mode, the leg it
+    is in hedge mode, and a maintenance rate (and amount) fixed at every price where the position
+    was imported with the venue's own."""
 
     symbol: str
     side: Side
@@ -32,11 +54,17 @@ class PositionState:
     entry_price: Decimal
     margin_mode: MarginMode
     position_side: PositionSide = PositionSide.BOTH
+    mmr_override: Decimal | None = None
+    maintenance_amount_override: Decimal | None = None
+
+    @property
+    def key(self) -> str:
+        return position_key(self.symbol, self.position_side)
 
 
 @dataclass
 class OrderState:
-    """A resting order (limit, or stop waiting for its trigger)."""
+    """A resting order (limit, or stop waiting for its trigger) on the position ``key`` names."""
 
     order_id: str
     account: str
@@ -48,6 +76,11 @@ class OrderState:
     trigger_price: Decimal | None
     trigger_on: str
     reduce_only: bool
+    position_side: PositionSide = PositionSide.BOTH
+
+    @property
+    def key(self) -> str:
+        return position_key(self.symbol, self.position_side)
 
 
 @dataclass
@@ -76,6 +109,14 @@ class AccountState:
     cooldown_until_ms: int = 0  # Hyperliquid: after a partial liquidation, the next one is full
     stakes: list[StakeLot] = field(default_factory=list)
     wallets: dict[str, LedgerAccount] = field(default_factory=dict, repr=False)  # asset -> its wallet key
+
+    def symbols(self) -> set[str]:
+        """The symbols the account holds positions in (a hedged symbol once)."""
+        return {p.symbol for p in self.positions.values()}
+
+    def holds(self, symbol: str) -> bool:
+        """Whether the account has a position in ``symbol``, one-way or a hedge-mode leg."""
+        return symbol in self.positions or any(p.symbol == symbol for p in self.positions.values())
 
     def wallet(self, asset: str) -> LedgerAccount:
         """The account's cross wallet in ``asset``: the same ledger key every time (built once)."""
@@ -133,8 +174,9 @@ def staked(account_id: str, asset: str) -> LedgerAccount:
     return LedgerAccount(account_id, AccountKind.STAKED, asset)
 
 
-def isolated(account_id: str, asset: str, symbol: str) -> LedgerAccount:
-    return LedgerAccount(account_id, AccountKind.ISOLATED, asset, symbol)
+def isolated(account_id: str, asset: str, key: str) -> LedgerAccount:
+    """The isolated margin of the position ``key`` names (its symbol, or a hedge leg's key)."""
+    return LedgerAccount(account_id, AccountKind.ISOLATED, asset, key)
 
 
 def snapshot(
@@ -149,7 +191,7 @@ def snapshot(
 ) -> AccountSnapshot:
     """The account as the margin functions see it, optionally with hypothetical changes.
 
-    ``overrides`` replaces (or with ``None`` removes) positions by symbol, ``balance_changes``
+    ``overrides`` replaces (or with ``None`` removes) positions by key, ``balance_changes``
     adds to wallet balances and ``added_orders`` rests more orders: how an order or a withdrawal
     is checked against the state it would leave behind. A multi-asset account's pool values each
     asset at ``asset_prices``; an asset held without a price yet backs nothing until it has one.
@@ -157,33 +199,12 @@ def snapshot(
     states = account.positions
     if overrides:
         states = dict(states)
-        for symbol, replacement in overrides.items():
+        for key, replacement in overrides.items():
             if replacement is None:
-                states.pop(symbol, None)
+                states.pop(key, None)
             else:
-                states[symbol] = replacement
-    default_leverage = rulebook.conventions.default_leverage
-    positions = []
-    for symbol, state in states.items():
-        instrument = rulebook.instrument(symbol)
-        mark = markets[symbol].mark
-        assert mark is not None, "a position's market has a mark"
-        isolated_margin = None
-        if state.margin_mode is MarginMode.ISOLATED:
-            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, symbol))
-        positions.append(
-            Position(
-                instrument,
-                state.side,
-                state.size,
-                state.entry_price,
-                mark,
-                state.margin_mode,
-                account.leverage.get(symbol, default_leverage),
-                state.position_side,
-                isolated_margin,
-            )
-        )
+                states[key] = replacement
+    positions = _positions(rulebook, ledger, account, markets, states)
     balances: dict[str, Decimal] = {}
     for ledger_account, value in ledger.owner_items(account.account_id):
         # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
@@ -204,6 +225,42 @@ def snapshot(
     return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single", orders)
 
 
+def _positions(
+    rulebook: Rulebook,
+    ledger: Ledger,
+    account: AccountState,
+    markets: dict[str, MarketState],
+    states: dict[str, PositionState],
+) -> list[Position]:
+    """Each position at its symbol's mark and leverage, with its isolated margin from the ledger."""
+    default_leverage = rulebook.conventions.default_leverage
+    positions = []
+    for key, state in states.items():
+        symbol = state.symbol
+        instrument = rulebook.instrument(symbol)
+        mark = markets[symbol].mark
+        assert mark is not None, "a position's market has a mark"
+        isolated_margin = None
+        if state.margin_mode is MarginMode.ISOLATED:
+            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, key))
+        positions.append(
+            Position(
+                instrument,
+                state.side,
+                state.size,
+                state.entry_price,
+                mark,
+                state.margin_mode,
+                account.leverage.get(symbol, default_leverage),
+                state.position_side,
+                isolated_margin,
+                state.mmr_override,
+                state.maintenance_amount_override,
+            )
+        )
+    return positions
+
+
 def open_orders(
     rulebook: Rulebook, account: AccountState, positions: dict[str, PositionState], added: tuple[OrderState, ...]
 ) -> tuple[OpenOrder, ...]:
@@ -215,13 +272,15 @@ def open_orders(
         if order.order_type != "limit" or order.price is None:
             continue
         symbol = order.symbol
-        position = positions.get(symbol)
+        position = positions.get(order.key)
         mode = position.margin_mode if position else account.margin_mode.get(symbol, MarginMode.CROSS)
         side = Side.LONG if order.side == "buy" else Side.SHORT
         leverage = account.leverage.get(symbol, default_leverage)
         instrument = rulebook.instrument(symbol)
         found.append(
-            OpenOrder(instrument, side, order.quantity, order.price, leverage, mode, reduce_only=order.reduce_only)
+            OpenOrder(
+                instrument, side, order.quantity, order.price, leverage, mode, order.position_side, order.reduce_only
+            )
         )
     return tuple(found)
 

@@ -25,10 +25,11 @@ from crossmargin.engine.fills import commit_fill, plan_fill, sweep_for
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import order_side, reduces
-from crossmargin.engine.state import AccountState, OrderState
+from crossmargin.engine.state import AccountState, OrderState, position_key
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.orders import cost_to_open
 from crossmargin.margin.pool import PoolFigures
+from crossmargin.margin.types import PositionSide
 from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, InputError, Rounding
 
@@ -44,8 +45,10 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
     if engine.market(instrument.symbol).mark is None:
         return ResultCode.NO_MARK_PRICE
     account = engine.account(command.account)
-    adds_risk = not reduces(account.positions.get(instrument.symbol), command.side, command.quantity)
-    if command.reduce_only and adds_risk:
+    position_side = _leg(engine, account, instrument.symbol, command.position_side)
+    key = position_key(instrument.symbol, position_side)
+    adds_risk = not reduces(account.positions.get(key), command.side, command.quantity)
+    if (command.reduce_only or _closes_leg(position_side, command.side)) and adds_risk:
         return ResultCode.REDUCE_ONLY_VIOLATION
     if adds_risk and instrument.settlement_asset in account.revoked:
         return ResultCode.COLLATERAL_NOT_APPROVED
@@ -57,6 +60,28 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
     if not engine.allowed(Action.OPEN_ORDER if adds_risk else Action.REDUCE_ORDER, [instrument.symbol]):
         return ResultCode.STALE_PRICE
     return instrument
+
+
+def _leg(engine: EngineBase, account: AccountState, symbol: str, name: str) -> PositionSide:
+    """The position side an order names, where the venue and the account's positions allow it."""
+    if name not in ("both", "long", "short"):
+        raise InputError("position_side", "must be both, long or short")
+    leg = PositionSide(name)
+    held = [p.position_side for p in account.positions.values() if p.symbol == symbol]
+    if leg is not PositionSide.BOTH:
+        if not engine.rulebook.conventions.hedge_mode_offered:
+            raise InputError("position_side", f"{engine.rulebook.venue} has no hedge mode")
+        if PositionSide.BOTH in held:
+            raise InputError("position_side", f"{symbol} is held one-way: an order on it names no leg")
+    elif any(side is not PositionSide.BOTH for side in held):
+        raise InputError("position_side", f"{symbol} is held in hedge mode: name the leg, long or short")
+    return leg
+
+
+def _closes_leg(leg: PositionSide, side: str) -> bool:
+    """Whether an order closes a hedge-mode leg (a sell on the long leg, a buy on the short one): it
+    may only reduce it, never open the other side."""
+    return leg is not PositionSide.BOTH and order_side(side).value != leg.value
 
 
 def place_order(engine: EngineBase, command: PlaceOrder) -> Result:
@@ -99,7 +124,9 @@ def _take(
         return _rest(engine, command, account, instrument)  # nothing on the book at its price yet
     if filled <= 0 or average is None:
         return engine.reject(command, ResultCode.NO_LIQUIDITY)
-    plan = plan_fill(engine, account, instrument, command.side, filled, average, instrument.fee("taker_fee"), "taker")
+    leg = PositionSide(command.position_side)
+    fee_rate = instrument.fee("taker_fee")
+    plan = plan_fill(engine, account, instrument, command.side, filled, average, fee_rate, "taker", leg)
     if isinstance(plan, ResultCode):
         return engine.reject(command, plan)
     bands_hold = plan.margin_change is not None and watch.absorb_reduction(
@@ -125,6 +152,7 @@ def _rest(engine: EngineBase, command: PlaceOrder, account: AccountState, instru
         command.trigger_price,
         command.trigger_on,
         command.reduce_only,
+        PositionSide(command.position_side),
     )
     shortfall = _cost_not_covered(engine, account, instrument, order)
     if shortfall is not None:
@@ -222,12 +250,12 @@ def run_resting(engine: EngineBase, symbol: str) -> list[dict[str, Any]]:
             continue
         if order.order_type != OrderType.LIMIT.value and not engine.allowed(Action.TRIGGER_STOP, [symbol]):
             continue  # a stop waits for a valid price
-        adds = not reduces(account.positions.get(symbol), order.side, order.quantity)
+        adds = not reduces(account.positions.get(order.key), order.side, order.quantity)
         if not engine.allowed(Action.OPEN_ORDER if adds else Action.REDUCE_ORDER, [symbol]):
             continue  # a resting order does not fill on a price the guard refuses
         del account.orders[order.order_id]
         engine.resting[symbol].discard((account_id, order_id))
-        if order.reduce_only and not reduces(account.positions.get(symbol), order.side, order.quantity):
+        if (order.reduce_only or _closes_leg(order.position_side, order.side)) and adds:
             events.append(
                 {
                     "event": "order_cancelled",
@@ -244,7 +272,9 @@ def run_resting(engine: EngineBase, symbol: str) -> list[dict[str, Any]]:
             quantity, price, fee_rate = filled, average, instrument.fee("taker_fee")
         else:
             quantity, fee_rate = order.quantity, instrument.fee("maker_fee")
-        plan = plan_fill(engine, account, instrument, order.side, quantity, price, fee_rate, order.order_id)
+        plan = plan_fill(
+            engine, account, instrument, order.side, quantity, price, fee_rate, order.order_id, order.position_side
+        )
         if isinstance(plan, ResultCode):
             events.append(
                 {

@@ -27,7 +27,7 @@ import heapq
 from decimal import Decimal
 
 from crossmargin.engine.base import EngineBase
-from crossmargin.engine.state import AccountState, Watch, usd_price
+from crossmargin.engine.state import AccountState, Watch, key_of, usd_price
 from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.types import MarginMode, Position
@@ -70,6 +70,14 @@ def _slope(engine: EngineBase, symbol: str) -> Decimal | None:
     return slopes[symbol]
 
 
+def _fixed_slope(engine: EngineBase, position: Position) -> Decimal:
+    """The slope of a position whose maintenance rate is fixed at every price (imported with the
+    venue's own): its requirement is exactly that rate times its notional, less the fixed amount."""
+    assert position.mmr_override is not None
+    in_ratio = engine.rulebook.conventions.liquidation_fee_in_ratio
+    return position.mmr_override + ((position.instrument.liquidation_fee or ZERO) if in_ratio else ZERO)
+
+
 def _band(
     instrument: Instrument, slope: Decimal | None, mark: Decimal | None, size: Decimal, budget: Decimal
 ) -> tuple[Decimal, Decimal | None] | None:
@@ -109,7 +117,7 @@ def remember(engine: EngineBase, account: AccountState, evaluation: Evaluation) 
     ]
     for iso in evaluation.isolated:
         position = iso.figures.position
-        groups.append((ISOLATED_KEY + position.symbol, iso.margin_balance - iso.figures.requirement, [position]))
+        groups.append((ISOLATED_KEY + key_of(position), iso.margin_balance - iso.figures.requirement, [position]))
     for key, available, positions in groups:
         reserves[key] = available * FUNDING_RESERVE if available > 0 else ZERO
         if key == MULTI_KEY:
@@ -184,7 +192,7 @@ def _file(
     files both edges even where a favourable move cannot hurt a single-asset pool (a haircut
     can make a multi-asset pool gain less than its requirement grows)."""
     watch, symbol, mark = engine.watch, position.instrument.symbol, position.mark_price
-    slope = _slope(engine, symbol)
+    slope = _slope(engine, symbol) if position.mmr_override is None else _fixed_slope(engine, position)
     band = _band(position.instrument, slope, mark, position.size, share)
     low, high = band if band is not None else (None, None)
     # no band: file at the mark, so the next update checks the account exactly
@@ -247,9 +255,9 @@ def forget(engine: EngineBase, account_id: str) -> None:
     engine.watch.unwatched.add(account_id)
 
 
-def pool_key(symbol: str, margin_mode: MarginMode, settlement_asset: str) -> str:
+def pool_key(position_key: str, margin_mode: MarginMode, settlement_asset: str) -> str:
     """The key a position's surplus and reserve are filed under: its pool, or itself if isolated."""
-    return ISOLATED_KEY + symbol if margin_mode is MarginMode.ISOLATED else settlement_asset
+    return ISOLATED_KEY + position_key if margin_mode is MarginMode.ISOLATED else settlement_asset
 
 
 def absorb_reduction(engine: EngineBase, account_id: str, key: str, margin_change: Decimal) -> bool:

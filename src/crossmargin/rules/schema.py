@@ -186,6 +186,9 @@ class Conventions(Frozen):
     # at once (Binance: 10,000); ``None``: only a liquidation or a debt with no positions left does
     auto_exchange_threshold_usd: NonNegative | None = None
     hedge_mode_shared_cross_price: bool = True
+    # whether an account may hold a long and a short leg of one symbol (Binance's hedge mode,
+    # Bybit's and OKX's two-way mode); orders then name the leg they trade
+    hedge_mode_offered: bool = False
     positive_pnl: PositivePnl = PositivePnl()
     withdrawal_min_margin_notional_fraction: NonNegative = Decimal(0)
     close_fee_in_maintenance: bool = False

@@ -39,9 +39,12 @@ def figure(engine: Engine, account: AccountState, pool_asset: str | None, label:
         return engine.ledger.balance(wallet(account.account_id, key))
     if group == "insurance":
         return engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, key))
-    if group == "position":  # signed: a short is negative, flat is 0
+    if group == "position":  # signed: a short is negative, flat is 0; a hedged symbol's legs net
         held = account.positions.get(key)
-        return ZERO if held is None else (held.size if held.side is Side.LONG else -held.size)
+        if held is not None:
+            return held.size if held.side is Side.LONG else -held.size
+        legs = [p for p in account.positions.values() if p.symbol == key]
+        return sum((p.size if p.side is Side.LONG else -p.size for p in legs), ZERO)
     pool = pool_of(engine, account, pool_asset)
     if isinstance(pool, str):
         return pool

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from crossmargin.engine.commands import Command, Result
 from crossmargin.engine.core import Engine
 from crossmargin.engine.ledger import LedgerError
-from crossmargin.engine.state import AccountState
+from crossmargin.engine.state import AccountState, key_symbol
 from crossmargin.rules import load_rulebook
 from crossmargin.scenario.figures import display, figure, text
 from crossmargin.scenario.script import COMPARE, Scenario, Step
@@ -78,8 +78,8 @@ def _preflight(engine: Engine, scenario: Scenario) -> None:
             group, _, key = label.partition(".")
             if group in ("wallet", "insurance") and key not in rulebook.data.assets:
                 raise InputError(f"{where}.{label}", f"is not an asset of {rulebook.venue}")
-            if group == "position":
-                rulebook.instrument(key, field_name=f"{where}.{label}")
+            if group == "position":  # a symbol, or a hedge leg's key (BTCUSDT#long)
+                rulebook.instrument(key_symbol(key), field_name=f"{where}.{label}")
 
 
 def _failures(engine: Engine, step: Step, result: Result) -> list[str]:
