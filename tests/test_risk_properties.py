@@ -8,7 +8,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
-from crossmargin.margin import Position, Side
+from crossmargin.margin import Position, PositionSide, Side
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.risk.scenarios import uniform
@@ -25,7 +25,8 @@ ABSOLUTE_MARGIN = D("0.0005")
 @st.composite
 def hedged_account(draw: st.DrawFn) -> AccountSnapshot:
     """A single cross pool of one to three positions on one venue's real tiers; with two or more,
-    at least one long and one short (a hedged book: a long and a short on different symbols)."""
+    at least one long and one short (a hedged book: a long and a short on different symbols), and
+    on a venue with hedge mode, sometimes both legs of one symbol."""
     from crossmargin.rules import load_rulebook
 
     rulebook = load_rulebook(draw(st.sampled_from(VENUES)))
@@ -38,6 +39,12 @@ def hedged_account(draw: st.DrawFn) -> AccountSnapshot:
     if len(chosen) > 1 and len(set(sides)) == 1:
         sides[-1] = Side.SHORT if sides[0] is Side.LONG else Side.LONG
     positions = tuple(_on_lot(draw(venue_position(i, side))) for i, side in zip(chosen, sides, strict=True))
+    if rulebook.conventions.hedge_mode_offered and draw(st.booleans()):  # both legs of the first symbol
+        first = positions[0]
+        other = Side.SHORT if first.side is Side.LONG else Side.LONG
+        opposite = _on_lot(draw(venue_position(first.instrument, other)))._replace(mark_price=first.mark_price)
+        legs = [p._replace(position_side=PositionSide(p.side.value)) for p in (first, opposite)]
+        positions = (*legs, *positions[1:])
     if kind == "linear":
         gross = sum((p.size * p.mark_price * p.instrument.contract_size for p in positions), D(0))
     else:
@@ -64,7 +71,8 @@ def _on_lot(position: Position) -> Position:
 
 def _describe(snapshot: AccountSnapshot) -> str:
     legs = "; ".join(
-        f"{p.symbol} {p.side.value} {p.size} @{p.entry_price} mark {p.mark_price} x{p.leverage}"
+        f"{p.symbol}{'' if p.position_side is PositionSide.BOTH else ' leg'} {p.side.value} {p.size}"
+        f" @{p.entry_price} mark {p.mark_price} x{p.leverage}"
         for p in snapshot.positions
     )
     return f"{snapshot.rulebook.venue} {snapshot.balances}: {legs}"
@@ -80,7 +88,8 @@ def test_a_uniform_stress_inside_the_liquidation_move_never_liquidates_and_one_p
     Inside a pool of linear (or of inverse) contracts margin balance less requirement is concave
     in the move, so past the first crossing the pool stays liquidatable."""
     sides = {p.side for p in snapshot.positions}
-    event(f"{snapshot.rulebook.venue}, {'hedged' if len(sides) > 1 else 'one side'}, {direction}")
+    shape = "hedge legs" if any(p.position_side is not PositionSide.BOTH for p in snapshot.positions) else "one-way"
+    event(f"{snapshot.rulebook.venue}, {'hedged' if len(sides) > 1 else 'one side'}, {shape}, {direction}")
     evaluation = evaluate_account(snapshot)
     assume(not evaluation.liquidatable)
     (pool,) = evaluation.pools

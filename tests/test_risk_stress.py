@@ -131,10 +131,11 @@ def test_command_line(tmp_path: Path):
     assert report["liquidated"] is True and report["liquidated_at_step"] == 5
     assert len(report["health_path"]) == 6 and report["bad_debt"] == "0"
     overridden = json.loads(json.dumps(TWO_LONGS))
-    overridden["positions"][0]["mmr"] = "0.02"
+    overridden["positions"][0]["mmr"] = "0.2"  # the account's own rate, not the tier's 1 %
     account.write_text(json.dumps(overridden))
-    refused = CliRunner().invoke(app, ["stress", str(account)])
-    assert refused.exit_code == 2 and "positions[0].mmr" in refused.output
+    result = CliRunner().invoke(app, ["stress", str(account), "--uniform", "-0.1", "--steps", "5", "--json"])
+    (report,) = json.loads(result.output)["scenarios"]
+    assert report["liquidated"] is True and report["liquidated_at_step"] == 1  # 10,500 required: gone at -0.3 %
 
 
 # long 1 BTC against short 20 ETH: each leg 60,000 of notional, health 6 at the start

@@ -27,7 +27,7 @@ from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.margin.pool import counted_pnl
 from crossmargin.margin.position import position_figures
-from crossmargin.margin.types import MarginMode, Position, PositionSide
+from crossmargin.margin.types import MarginMode, Position
 from crossmargin.units import InputError
 
 ACCOUNT = "account"
@@ -35,10 +35,35 @@ ACCOUNT = "account"
 
 def copy_into_engine(snapshot: AccountSnapshot, events: list[dict[str, Any]] | None = None) -> Engine:
     """A fresh engine holding the account as it stands; what the copy set off (a liquidation of
-    an account already liquidatable) is appended to ``events``."""
+    an account already liquidatable) is appended to ``events``. Debts come in last, once the
+    positions and the collateral that back them are there."""
+    snapshot = carry_debts(snapshot)
     engine = Engine(snapshot.rulebook)
     ids = (f"setup-{n}" for n in itertools.count())
-    _refuse_what_the_engine_cannot_hold(snapshot)
+    found: list[dict[str, Any]] = []
+    _markets(engine, snapshot, ids)
+    for asset, balance in sorted(snapshot.balances.items()):
+        if balance > 0:
+            _refused(engine.execute(c.Deposit(next(ids), ACCOUNT, asset, balance)), f"balances.{asset}")
+    for position in snapshot.positions:
+        engine.execute(c.SetLeverage(next(ids), ACCOUNT, position.symbol, position.leverage))
+    for n in _import_order(snapshot):
+        found += _import(engine, snapshot.positions[n], n, ids)
+    for asset, balance in sorted(snapshot.balances.items()):
+        if balance < 0:
+            result = engine.execute(c.ImportBalance(next(ids), ACCOUNT, asset, balance))
+            _refused(result, f"balances.{asset}")
+            found += result.events
+    for asset in sorted(snapshot.balances):
+        if not snapshot.approved(asset):
+            engine.execute(c.ApproveCollateral(next(ids), ACCOUNT, asset, False))
+    if events is not None:
+        events += found
+    return engine
+
+
+def _markets(engine: Engine, snapshot: AccountSnapshot, ids: Iterator[str]) -> None:
+    """The marks, and for a multi-asset pool its mode and its assets' prices, before any money."""
     for symbol, mark in sorted({p.symbol: p.mark_price for p in snapshot.positions}.items()):
         engine.execute(c.MarketUpdate(next(ids), symbol, 0, mark=mark))
     if snapshot.asset_mode == "multi":
@@ -46,29 +71,50 @@ def copy_into_engine(snapshot: AccountSnapshot, events: list[dict[str, Any]] | N
         for asset, price in sorted(snapshot.prices.items()):
             if asset != "USD":
                 _refused(engine.execute(c.AssetPrice(next(ids), asset, 0, price)), f"prices.{asset}")
-    for asset, balance in sorted(snapshot.balances.items()):
-        if balance > 0:
-            _refused(engine.execute(c.Deposit(next(ids), ACCOUNT, asset, balance)), f"balances.{asset}")
-        if not snapshot.approved(asset):
-            engine.execute(c.ApproveCollateral(next(ids), ACCOUNT, asset, False))
-    for position in snapshot.positions:
-        engine.execute(c.SetLeverage(next(ids), ACCOUNT, position.symbol, position.leverage))
-    for n in _import_order(snapshot):
-        found = _import(engine, snapshot.positions[n], n, ids)
-        if events is not None:
-            events += found
-    return engine
 
 
-def _refuse_what_the_engine_cannot_hold(snapshot: AccountSnapshot) -> None:
-    for n, position in enumerate(snapshot.positions):
-        if position.position_side is not PositionSide.BOTH:
-            raise InputError(f"positions[{n}].position_side", "stress replays one-way positions; hedge legs not yet")
-        if position.mmr_override is not None:  # the engine applies the rulebook's tiers, nothing else
-            raise InputError(f"positions[{n}].mmr", "the engine uses the rulebook's tiers; remove mmr to replay it")
-    for asset, balance in sorted(snapshot.balances.items()):
-        if balance < 0:
-            raise InputError(f"balances.{asset}", "a debt cannot be copied into the engine yet")
+def carry_debts(snapshot: AccountSnapshot) -> AccountSnapshot:
+    """A single-asset pool's debt (dYdX's negative USDC, a position bought on credit) carried in
+    the entry price of one of its cross positions, the wallet brought to zero: the pool's equity,
+    margin balance and requirement are the same at every price, and the engine holds it (only a
+    multi-asset pool may owe there). Refused, naming the balance, where a venue's figures depend
+    on the entry price (a fee to close inside maintenance) or leave profit out of maintenance,
+    or where no position can carry it."""
+    if snapshot.asset_mode == "multi" or all(b >= 0 for b in snapshot.balances.values()):
+        return snapshot
+    positions, balances = list(snapshot.positions), dict(snapshot.balances)
+    conventions = snapshot.rulebook.conventions
+    for asset, debt in sorted(snapshot.balances.items()):
+        if debt >= 0:
+            continue
+        if conventions.close_fee_in_maintenance or conventions.positive_pnl.maintenance != "full":
+            raise InputError(f"balances.{asset}", f"{snapshot.rulebook.venue} cannot carry a debt in the engine")
+        carriers = [
+            n for n, p in enumerate(positions) if p.margin_mode is MarginMode.CROSS and p.settlement_asset == asset
+        ]
+        moved = [
+            (n, _entry_carrying(positions[n], debt)) for n in sorted(carriers, key=lambda n: positions[n].side.sign)
+        ]
+        usable = [(n, entry) for n, entry in moved if entry is not None]
+        if not usable:
+            raise InputError(f"balances.{asset}", "a debt with no cross position able to carry it cannot be copied")
+        n, entry = usable[-1]  # a long if there is one: raising its entry always stays positive
+        assert entry is not None
+        positions[n] = positions[n]._replace(entry_price=entry)
+        balances[asset] = Decimal(0)
+    return snapshot._replace(positions=tuple(positions), balances=balances)
+
+
+def _entry_carrying(position: Position, debt: Decimal) -> Decimal | None:
+    """The entry price at which ``position``'s PnL is lower by ``-debt`` at every mark (``None``:
+    none is positive)."""
+    sign = position.side.sign
+    if position.instrument.kind == "linear":
+        entry = position.entry_price - debt / (sign * position.size * position.instrument.contract_size)
+        return entry if entry > 0 else None
+    face = position.size * position.instrument.contract_size
+    inverse = 1 / position.entry_price + debt / (sign * face)
+    return 1 / inverse if inverse > 0 else None
 
 
 def _import(engine: Engine, position: Position, n: int, ids: Iterator[str]) -> list[dict[str, Any]]:
@@ -78,6 +124,7 @@ def _import(engine: Engine, position: Position, n: int, ids: Iterator[str]) -> l
     command = c.ImportPosition(
         next(ids), ACCOUNT, position.symbol, position.side.value, position.size, position.entry_price,
         position.margin_mode.value, position.isolated_margin if isolated else None,
+        position.position_side.value, position.mmr_override, position.maintenance_amount_override,
     )  # fmt: skip
     result = engine.execute(command)
     _refused(result, f"positions[{n}]")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from crossmargin.engine import commands as c
 from crossmargin.engine.core import Engine
@@ -114,8 +114,8 @@ def run_stress(
         for number, step in enumerate(scenario.steps, start=1):
             marks = path.marks(engine, step)
             paid = path.funding(engine, step, marks)
-            report.health_path.append(health(engine, marks, _per_asset(engine, paid)))  # before the venue acts
-            events = path.apply(engine, step, number, marks, paid)
+            report.health_path.append(health(engine, marks, _per_asset(paid)))  # before the venue acts
+            events = path.apply(engine, step, number, marks, _per_symbol(paid))
             report.events += events
             report.bad_debt += _bad_debt(events)
             if report.liquidated_at_step is None and any(e["event"] == "liquidation_started" for e in events):
@@ -142,15 +142,28 @@ def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) ->
             )
 
 
-def _per_asset(engine: Engine, paid: dict[str, Decimal]) -> dict[str, Decimal]:
-    """What funding pays into the account's cross wallets, per settlement asset."""
-    account = engine.accounts.get(ACCOUNT)
+class _Payment(NamedTuple):
+    symbol: str
+    asset: str
+    cross: bool
+    amount: Decimal  # received (negative: paid)
+
+
+def _per_symbol(paid: list[_Payment]) -> dict[str, Decimal]:
+    """What the step's funding pays the account per symbol (both legs of a hedge together)."""
     out: dict[str, Decimal] = {}
-    for symbol, amount in paid.items():
-        position = account.positions.get(symbol) if account else None
-        if position is not None and position.margin_mode is MarginMode.CROSS:
-            asset = engine.rulebook.instrument(symbol).settlement_asset
-            out[asset] = out.get(asset, Decimal(0)) + amount
+    for payment in paid:
+        out[payment.symbol] = out.get(payment.symbol, Decimal(0)) + payment.amount
+    return out
+
+
+def _per_asset(paid: list[_Payment]) -> dict[str, Decimal]:
+    """What funding pays into the account's cross wallets, per settlement asset (an isolated
+    position's funding moves its own margin)."""
+    out: dict[str, Decimal] = {}
+    for payment in paid:
+        if payment.cross:
+            out[payment.asset] = out.get(payment.asset, Decimal(0)) + payment.amount
     return out
 
 
@@ -182,20 +195,21 @@ class _Path:
             out[symbol] = _to_tick(engine, symbol, mark0 * (1 + move)) if symbol in moved else current
         return out
 
-    def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> dict[str, Decimal]:
-        """What the step's funding pays into (negative: takes from) the account, per symbol."""
+    def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> list[_Payment]:
+        """What the step's funding pays into (negative: takes from) each of the account's positions."""
         account = engine.accounts.get(ACCOUNT)
-        paid: dict[str, Decimal] = {}
-        for symbol, position in (account.positions if account else {}).items():
-            base = self.base_of.get(symbol)
+        paid = []
+        for position in account.positions.values() if account else ():
+            base = self.base_of.get(position.symbol)
             if base not in step.funding:
                 continue
-            instrument = engine.rulebook.instrument(symbol)
+            instrument = engine.rulebook.instrument(position.symbol)
+            asset = instrument.settlement_asset
             amount = funding_payment(
-                instrument, position.side, position.size, marks[symbol], step.funding[base],
-                unit=engine.unit(instrument.settlement_asset),
+                instrument, position.side, position.size, marks[position.symbol], step.funding[base],
+                unit=engine.unit(asset),
             )  # fmt: skip
-            paid[symbol] = paid.get(symbol, Decimal(0)) + amount
+            paid.append(_Payment(position.symbol, asset, position.margin_mode is MarginMode.CROSS, amount))
         return paid
 
     def apply(
