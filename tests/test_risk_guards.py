@@ -208,3 +208,18 @@ def test_guard_reports_an_account_already_liquidatable(tmp_path: Path):
     assert not run_stress(lifted, uniform(["BTC", "ETH"], D("-0.3"), 10)).liquidated
     table = CliRunner().invoke(app, ["guard", str(account)])
     assert table.stdout.startswith("liquidatable now: health ")
+
+
+def test_the_reserve_of_a_coin_margined_account_is_in_whole_units_of_its_coin():
+    """examples/binance-coinm-tiered.json: the ceiling (the notional, in BTC) has more decimals than
+    a deposit may; the search still deposits whole satoshis and finds the reserve."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "binance-coinm-tiered.json"
+    result = CliRunner().invoke(app, ["guard", str(example), "--json"])
+    assert result.exit_code == 0, result.output
+    reserve = json.loads(result.stdout)["reserve"]
+    amount = D(reserve["amount"])
+    assert reserve["asset"] == "BTC" and amount > 0 and amount == amount.quantize(D("0.00000001"))
+    snapshot = parse_account(json.loads(example.read_text()))
+    fall = uniform(["BTC"], D("-0.3"), 10)
+    topped = snapshot._replace(balances={"BTC": snapshot.balances["BTC"] + amount})
+    assert run_stress(snapshot, fall).liquidated and not run_stress(topped, fall).liquidated

@@ -103,6 +103,7 @@ def reserve_for(snapshot: AccountSnapshot, scenario: StressScenario, asset: str,
     """The least amount of ``asset`` (to its unit) to deposit so that ``scenario`` does not liquidate
     the account, through the engine; ``None`` if even ``ceiling`` is not enough."""
     unit = snapshot.rulebook.asset_unit(asset)
+    ceiling = quantize(ceiling, unit, rounding=Rounding.CEILING)  # a deposit is a whole number of units
 
     def survives(extra: Decimal) -> bool:
         balances = dict(snapshot.balances)
