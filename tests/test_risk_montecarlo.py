@@ -274,3 +274,19 @@ def test_command_line_bad_input_is_one_line_and_exit_2(tmp_path: Path, extra: li
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {field}")
+
+
+@pytest.mark.parametrize("example", ["binance-hedge-mode.json", "binance-faq-cross.json"])
+def test_hedge_legs_and_fixed_rates_make_the_same_decisions_in_the_engine(example: str):
+    """The README's fixed-rate account and the hedge-mode example: the simulation, the margin
+    functions and the engine (its copy holding each position's own rate, each leg on its own)
+    liquidate every path at the same step."""
+    snapshot = parse_account(json.loads((Path("examples") / example).read_text()))
+    pool = pool_of(snapshot, 0.001)
+    model = build_model("gaussian", list(pool.assets), 4, vols={a: 1.5 for a in pool.assets})
+    result = simulate(pool, model, steps=40, paths=80, seed=5)
+    exact = exact_decisions(snapshot, pool, model, steps=40, paths=80, seed=5)
+    engine = engine_decisions(snapshot, pool, model, steps=40, paths=80, seed=5)
+    assert 0.05 < np.mean(exact >= 0) < 0.95
+    np.testing.assert_array_equal(result.liquidated_at, exact)
+    np.testing.assert_array_equal(result.liquidated_at, engine)
