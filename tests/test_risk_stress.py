@@ -240,7 +240,8 @@ def test_funding_falls_on_the_funding_times_or_the_scenario_is_refused():
     venue): a step that settles funding at hour 3 names its step and asset."""
     snapshot = parse_account(TWO_LONGS)
     off = parse_scenario({"name": "off", "steps": [{"hours": "3", "funding": {"ETH": "0.01"}}]})
-    with pytest.raises(InputError, match=r"steps\[0\]\.funding\.ETH: ETH-PERP settles funding every 8 h"):
+    refusal = r"steps\[0\]\.funding\.ETH: hours 3 is not a funding time of ETH-PERP \(every 8 h\)"
+    with pytest.raises(InputError, match=refusal):
         run_stress(snapshot, off)
     on = parse_scenario({"name": "on", "steps": [{"hours": "16", "funding": {"ETH": "0.01"}}]})
     paid = run_stress(snapshot, on)

@@ -138,7 +138,7 @@ def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) ->
                 continue
             raise InputError(
                 f"steps[{n}].funding.{base}",
-                f"{position.symbol} settles funding every {funding.interval_hours} h; hour {step.hours} is not one",
+                f"hours {step.hours} is not a funding time of {position.symbol} (every {funding.interval_hours} h)",
             )
 
 
