@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -111,8 +110,8 @@ def test_the_reserve_for_a_liquidation_probability_is_the_least_that_reaches_it(
     assert before > 0.1
     extra = reserve_for_probability(pool, model, 0.02, ceiling=200000.0, **runs)
     assert extra is not None and extra > 0
-    at = simulate(replace(pool, wallet=pool.wallet + extra), model, **runs).liquidation_probability
-    short = simulate(replace(pool, wallet=pool.wallet + extra * 0.98), model, **runs).liquidation_probability
+    at = simulate(pool.with_deposit(extra), model, **runs).liquidation_probability
+    short = simulate(pool.with_deposit(extra * 0.98), model, **runs).liquidation_probability
     assert at <= 0.02 < short
     with pytest.raises(InputError, match="target"):
         reserve_for_probability(pool, model, 1.5, ceiling=1.0, **runs)
@@ -166,3 +165,61 @@ def test_command_line(tmp_path: Path):
     assert document["largest_sizes"]["factor"] and document["reserve"]["amount"] is not None
     bad = CliRunner().invoke(app, ["guard", str(account), "--level", "0.5"])
     assert bad.exit_code == 2 and bad.output.startswith("error: level")
+
+
+def test_the_reserve_of_a_net_short_covers_a_rise(tmp_path: Path):
+    """A short is killed by a rise: the reserve survives a move of --reserve-move's size either way,
+    and here the rise binds. A fall helps the short and needs nothing, which is all a reserve for
+    a fall alone would have reported."""
+    snapshot = parse_account(_account([("BTC", "short", D(2)), ("ETH", "long", D(10))], D(8000)))
+    account = tmp_path / "short.json"
+    account.write_text(json.dumps(_account([("BTC", "short", D(2)), ("ETH", "long", D(10))], D(8000))))
+    result = CliRunner().invoke(app, ["guard", str(account), "--reserve-move", "-0.3", "--json"])
+    assert result.exit_code == 0, result.output
+    reserve = json.loads(result.stdout)["reserve"]
+    assert reserve["scenario"] == "uniform +30.0%" and reserve["by_direction"]["down"] == "0"
+    amount = D(reserve["amount"])
+    assert amount > 0 and amount == D(reserve["by_direction"]["up"])
+    rise = uniform(["BTC", "ETH"], D("0.3"), 10)
+
+    def liquidated_with(extra: D) -> bool:
+        return run_stress(snapshot._replace(balances={"USD": D(8000) + extra}), rise).liquidated
+
+    assert liquidated_with(D(0)) and not liquidated_with(amount) and liquidated_with(amount - D("0.000001"))
+
+
+def test_guard_reports_an_account_already_liquidatable(tmp_path: Path):
+    """Health below 1 at its own marks: the guard says so, with the health, and its reserve is the
+    deposit that lifts the account and survives the move (never the 0 a copy liquidated at once
+    and then left flat would suggest)."""
+    raw = _account([("BTC", "long", D(2)), ("ETH", "long", D(20))], D(600))
+    raw["positions"][0]["mark_price"] = "49000"
+    snapshot = parse_account(raw)
+    assert evaluate_account(snapshot).liquidatable
+    account = tmp_path / "down.json"
+    account.write_text(json.dumps(raw))
+    result = CliRunner().invoke(app, ["guard", str(account), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["liquidatable"] is True and D(document["health"]) < 1
+    amount = D(document["reserve"]["amount"])
+    lifted = snapshot._replace(balances={"USD": D(600) + amount})
+    assert not evaluate_account(lifted).liquidatable
+    assert not run_stress(lifted, uniform(["BTC", "ETH"], D("-0.3"), 10)).liquidated
+    table = CliRunner().invoke(app, ["guard", str(account)])
+    assert table.stdout.startswith("liquidatable now: health ")
+
+
+def test_the_reserve_of_a_coin_margined_account_is_in_whole_units_of_its_coin():
+    """examples/binance-coinm-tiered.json: the ceiling (the notional, in BTC) has more decimals than
+    a deposit may; the search still deposits whole satoshis and finds the reserve."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "binance-coinm-tiered.json"
+    result = CliRunner().invoke(app, ["guard", str(example), "--json"])
+    assert result.exit_code == 0, result.output
+    reserve = json.loads(result.stdout)["reserve"]
+    amount = D(reserve["amount"])
+    assert reserve["asset"] == "BTC" and amount > 0 and amount == amount.quantize(D("0.00000001"))
+    snapshot = parse_account(json.loads(example.read_text()))
+    fall = uniform(["BTC"], D("-0.3"), 10)
+    topped = snapshot._replace(balances={"BTC": snapshot.balances["BTC"] + amount})
+    assert run_stress(snapshot, fall).liquidated and not run_stress(topped, fall).liquidated

@@ -13,7 +13,7 @@ from crossmargin.cli.main import app
 from crossmargin.margin.account import parse_account
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.risk.scenarios import beta_scaled, betas, parse_scenario, uniform
-from crossmargin.risk.stress import StressScenario, StressStep, run_stress
+from crossmargin.risk.stress import MAX_STEPS, StressScenario, StressStep, run_stress
 from crossmargin.units import InputError
 
 # scenarios/correlated-crash.yaml's account: two longs, each liquidation price ~19.8 % away
@@ -131,7 +131,118 @@ def test_command_line(tmp_path: Path):
     assert report["liquidated"] is True and report["liquidated_at_step"] == 5
     assert len(report["health_path"]) == 6 and report["bad_debt"] == "0"
     overridden = json.loads(json.dumps(TWO_LONGS))
-    overridden["positions"][0]["mmr"] = "0.02"
+    overridden["positions"][0]["mmr"] = "0.2"  # the account's own rate, not the tier's 1 %
     account.write_text(json.dumps(overridden))
-    refused = CliRunner().invoke(app, ["stress", str(account)])
-    assert refused.exit_code == 2 and "positions[0].mmr" in refused.output
+    result = CliRunner().invoke(app, ["stress", str(account), "--uniform", "-0.1", "--steps", "5", "--json"])
+    (report,) = json.loads(result.output)["scenarios"]
+    assert report["liquidated"] is True and report["liquidated_at_step"] == 1  # 10,500 required: gone at -0.3 %
+
+
+# long 1 BTC against short 20 ETH: each leg 60,000 of notional, health 6 at the start
+HEDGED = {
+    "venue": "binance-usdm",
+    "balances": {"USDT": "3000"},
+    "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "60000", "mark_price": "60000",
+         "leverage": "20"},
+        {"symbol": "ETHUSDT", "side": "short", "size": "20", "entry_price": "3000", "mark_price": "3000",
+         "leverage": "20"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [1, 10])
+def test_a_hedged_book_is_not_liquidated_by_a_uniform_fall(steps):
+    """Every mark of a step moves at one instant (`marks_update`), so the long's loss and the short's
+    gain arrive together: a -10 % move leaves the book's health above 6. Moved one symbol after the
+    other, the long alone lost 6,000 against a wallet of 3,000 and the copy was liquidated with bad debt."""
+    snapshot = parse_account(HEDGED)
+    report = run_stress(snapshot, uniform(["BTC", "ETH"], D("-0.1"), steps))
+    assert not report.liquidated and report.bad_debt == 0
+    assert report.min_health is not None and report.min_health >= 6
+    assert report.equity_after == report.equity_before == D(3000)
+    updates: dict[str, set[str]] = {}  # each command that moved a mark, and the symbols it moved
+    for event in report.events:
+        if event["event"] == "market":
+            updates.setdefault(event["command_id"], set()).add(event["symbol"])
+    assert len(updates) == steps and all(symbols == {"BTCUSDT", "ETHUSDT"} for symbols in updates.values())
+
+
+def test_offsetting_legs_are_copied_whole_and_not_liquidated_on_the_way():
+    """The long has lost 10,000 and the short gained 10,000: the account (wallet 3,000, health 6) is
+    sound, but a copy holding the long alone would not be. The copy imports the winning leg first."""
+    account = json.loads(json.dumps(HEDGED))
+    account["positions"][0]["entry_price"] = "70000"
+    account["positions"][1]["entry_price"] = "3500"
+    snapshot = parse_account(account)
+    assert not evaluate_account(snapshot).liquidatable
+    report = run_stress(snapshot, uniform(["BTC", "ETH"], D("-0.01"), 1))
+    assert not report.liquidated and report.liquidated_at_step is None
+    assert report.equity_before == report.equity_after == D(3000)
+
+
+def test_an_account_already_liquidatable_is_liquidated_at_step_0():
+    """Health below 1 at the account's own marks: the venue liquidates before any move, and the
+    report says so at step 0 with the starting health, whatever the scenario."""
+    account = json.loads(json.dumps(TWO_LONGS))
+    account["balances"]["USD"] = "1480"
+    account["positions"][0]["mark_price"] = "49500"
+    account["positions"][1]["mark_price"] = "2475"
+    snapshot = parse_account(account)
+    evaluation = evaluate_account(snapshot)
+    assert evaluation.liquidatable
+    for scenario in (uniform(["BTC", "ETH"], D("0.1"), 3), uniform(["BTC", "ETH"], D("-0.1"), 3)):
+        report = run_stress(snapshot, scenario)
+        assert report.liquidated and report.liquidated_at_step == 0 and report.liquidated_at_hours == 0
+        assert report.health_path[0] == evaluation.lowest_health() and report.health_path[0] < 1
+        assert report.equity_before == D(480)  # the account's own equity, before the venue acted
+        assert report.equity_after < report.equity_before
+
+
+def test_steps_past_the_limit_are_refused_before_any_work(tmp_path: Path):
+    """`--steps` and a scenario file's steps stop at MAX_STEPS (docs/risk-lab.md): one line, exit 2."""
+    account = tmp_path / "two.json"
+    account.write_text(json.dumps(TWO_LONGS))
+    result = CliRunner().invoke(app, ["stress", str(account), "--steps", str(MAX_STEPS + 1)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == f"error: steps: must lie between 1 and {MAX_STEPS:,}, got {MAX_STEPS + 1:,}"
+    long_file = tmp_path / "long.yaml"
+    steps = [{"hours": str(n + 1), "moves": {"BTC": "-0.0001"}} for n in range(MAX_STEPS + 1)]
+    long_file.write_text(json.dumps({"name": "long", "steps": steps}))  # JSON is YAML
+    result = CliRunner().invoke(app, ["stress", str(account), "--scenario", str(long_file)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: steps: at most 10,000 steps per scenario")
+
+
+@pytest.mark.parametrize(
+    ("terminal", "steps", "shown"), [("1", "300", "bar"), ("0", "6000", "lines"), ("0", "300", "")]
+)
+def test_a_long_stress_shows_its_progress_on_stderr(tmp_path: Path, terminal: str, steps: str, shown: str):
+    """A bar on a terminal once the run has 200 steps; in a log, a line per tenth once it is long
+    (5,000 steps); a short run in a log prints nothing. The JSON on stdout is never touched."""
+    account = tmp_path / "two.json"
+    account.write_text(json.dumps(TWO_LONGS))
+    arguments = ["stress", str(account), "--uniform", "-0.01", "--steps", steps, "--json"]
+    result = CliRunner().invoke(app, arguments, env={"TTY_COMPATIBLE": terminal, "TTY_INTERACTIVE": terminal})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scenarios"][0]["liquidated"] is False
+    if shown == "bar":
+        assert f"/{steps} steps" in result.stderr and "━" in result.stderr
+    elif shown == "lines":
+        lines = result.stderr.strip().splitlines()
+        assert lines == [f"stress: {n * 600:,}/6,000 steps" for n in range(1, 11)]
+    else:
+        assert result.stderr == ""
+
+
+def test_funding_falls_on_the_funding_times_or_the_scenario_is_refused():
+    """Funding is exchanged at the instrument's funding times only (every 8 h on the generic
+    venue): a step that settles funding at hour 3 names its step and asset."""
+    snapshot = parse_account(TWO_LONGS)
+    off = parse_scenario({"name": "off", "steps": [{"hours": "3", "funding": {"ETH": "0.01"}}]})
+    refusal = r"steps\[0\]\.funding\.ETH: hours 3 is not a funding time of ETH-PERP \(every 8 h\)"
+    with pytest.raises(InputError, match=refusal):
+        run_stress(snapshot, off)
+    on = parse_scenario({"name": "on", "steps": [{"hours": "16", "funding": {"ETH": "0.01"}}]})
+    paid = run_stress(snapshot, on)
+    assert paid.loss == D(500)  # 1 % of 50,000 of ETH

@@ -25,7 +25,7 @@ def report(
     Monte Carlo probability of liquidation against the horizon, the guards' stops on the price
     axis and the correlation regime over time, each with its figures."""
     from crossmargin.cli.guard import guard_document, guard_section_of
-    from crossmargin.cli.montecarlo import result_to_json
+    from crossmargin.cli.montecarlo import check_size, result_to_json
     from crossmargin.cli.report import montecarlo_section, regime_section, stress_section, write_report
     from crossmargin.cli.stress import report_to_json
     from crossmargin.risk.models import build_model
@@ -34,8 +34,7 @@ def report(
     from crossmargin.risk.scenarios import incidents, uniform
     from crossmargin.risk.stress import run_stress
 
-    if paths < 1:
-        raise InputError("paths", f"must be at least 1, got {paths}")
+    check_size(paths, 720)
     snapshot = load_account(account)
     assets = sorted({p.instrument.base_asset for p in snapshot.positions})
     if not assets:

@@ -13,8 +13,10 @@ from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.montecarlo import decimal_text, parse_hours
+from crossmargin.cli.stress import health_text
 from crossmargin.margin.account import load_account
 from crossmargin.margin.position import notional
+from crossmargin.margin.types import MarginMode
 from crossmargin.units import InputError, parse_decimal
 
 
@@ -37,30 +39,40 @@ def guard(
     html_file: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")] = None,
 ) -> None:
     """A stop per position that fires before pool health falls to --level under a joint move, the
-    reserve that survives a uniform move through the engine, the largest size per asset that
-    survives every asset's worst window at once, and a leverage per asset from its own tail."""
-    from crossmargin.risk.guards import TrailingBuffer, largest_sizes, leverage_advice, reserve_for, stop_levels
-    from crossmargin.risk.scenarios import betas, uniform
+    reserve that survives a uniform move of --reserve-move's size either way through the engine,
+    the largest size per asset that survives every asset's worst window at once, and a leverage
+    per asset from its own tail. An account already liquidatable is reported as such first."""
+    from crossmargin.margin.evaluate import evaluate_account
+    from crossmargin.risk.guards import TrailingBuffer, adverse_reserve, largest_sizes, leverage_advice, stop_levels
+    from crossmargin.risk.scenarios import betas
 
     snapshot = load_account(account)
     assets = sorted({p.instrument.base_asset for p in snapshot.positions})
     if not assets:
         raise InputError("positions", "there is nothing to guard: the account holds no position")
     chosen = parse_decimal(level, field="level")
-    stops = stop_levels(snapshot, chosen, betas(assets) if beta else None)
     move = parse_decimal(reserve_move, field="reserve-move")
-    scenario = uniform(assets, move, 10)
-    settlement = snapshot.positions[0].settlement_asset
+    if not Decimal(0) < abs(move) < 1:
+        raise InputError("reserve-move", f"the size of a move is a fraction between 0 and 1 (0.3 is 30 %), got {move}")
+    hours = parse_hours(window, "window")
+    if reserve_probability is not None and not 0 <= reserve_probability < 1:
+        raise InputError("reserve-probability", f"must lie in [0, 1), got {reserve_probability}")
+    start = evaluate_account(snapshot, with_prices=False)
+    stops = stop_levels(snapshot, chosen, betas(assets) if beta else None)
+    cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
+    settlement = (cross or list(snapshot.positions))[0].settlement_asset
     ceiling = sum((notional(p.instrument, p.size, p.mark_price) for p in snapshot.positions), Decimal(0))
-    reserve = reserve_for(snapshot, scenario, settlement, ceiling)
+    reserve = adverse_reserve(snapshot, move, settlement, ceiling)
     odds = None if reserve_probability is None else _reserve_for_odds(snapshot, reserve_probability, float(ceiling))
+    lowest = start.lowest_health()
     document: dict[str, Any] = {
+        "liquidatable": start.liquidatable,
+        "health": health_text(lowest),
         "level": decimal_text(float(chosen)),
         "joint_move": "beta-scaled" if beta else "uniform",
         "stops": stops_to_json(stops),
-        "reserve": {"scenario": scenario.name, "asset": settlement,
-                    "amount": None if reserve is None else format(reserve, "f")},
-        "largest_sizes": _sizes(*largest_sizes(snapshot, parse_hours(window, "window"))),
+        "reserve": _reserve_json(reserve, settlement, abs(move)),
+        "largest_sizes": _sizes(*largest_sizes(snapshot, hours)),
         "leverage": [
             {"asset": a.asset, "annual_volatility": decimal_text(round(a.annual_volatility, 4)),
              "worst_day_fall": decimal_text(round(a.worst_day_quantile, 4)), "recommended": a.recommended,
@@ -144,12 +156,38 @@ def _reserve_for_odds(snapshot: Any, target: float, ceiling: float) -> dict[str,
     }  # fmt: skip
 
 
+def _reserve_json(reserve: Any, asset: str, size: Decimal) -> dict[str, Any]:
+    """The reserve as the guard document carries it: the binding direction's scenario and amount,
+    and the amount each way (``null``: more than the positions' notional)."""
+
+    def text(amount: Decimal | None) -> str | None:
+        return None if amount is None else format(amount, "f")
+
+    if reserve is None:  # isolated positions only: their margins are their own
+        return {"scenario": f"uniform +/-{size:.1%}", "asset": asset, "amount": None, "by_direction": None,
+                "note": "isolated positions only: a deposit to the wallet does not reach their margin"}  # fmt: skip
+    document = {
+        "scenario": reserve.scenario,
+        "asset": asset,
+        "amount": text(reserve.amount),
+        "by_direction": {direction: text(amount) for direction, amount in reserve.by_direction.items()},
+    }
+    if reserve.cross_only:
+        document["note"] = "for the cross pool: isolated positions keep their own margin"
+    return document
+
+
 def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:
     return {"factor": format(factor, "f"), "sizes": {symbol: format(size, "f") for symbol, size in sizes.items()}}
 
 
 def _render(document: dict[str, Any]) -> None:
     console = Console()
+    if document["liquidatable"]:
+        console.print(
+            f"[bold red]liquidatable now[/]: health {document['health']} at the account's own marks; the venue "
+            "liquidates it before any move, and the reserve below is what lifts it and survives the move"
+        )
     stops = Table(title=f"stops that fire before health {document['level']} ({document['joint_move']} joint move)")
     for column in ("symbol", "side", "stop at", "joint move"):
         stops.add_column(column)
@@ -158,7 +196,12 @@ def _render(document: dict[str, Any]) -> None:
     console.print(stops)
     reserve = document["reserve"]
     amount = reserve["amount"] or "more than the positions' notional"
-    console.print(f"reserve to survive {reserve['scenario']} through the engine: {amount} {reserve['asset']}")
+    if reserve["by_direction"] is None:
+        console.print(f"reserve: none applies ({reserve['note']})")
+    else:
+        console.print(f"reserve to survive {reserve['scenario']} through the engine: {amount} {reserve['asset']}")
+        ways = ", ".join(f"{d} {a or 'more than the notional'}" for d, a in reserve["by_direction"].items())
+        console.print(f"  each way: {ways}")
     odds = document["reserve_for_probability"]
     if odds is not None:
         extra = odds["amount"] or "more than the positions' notional"

@@ -77,6 +77,7 @@ def result_to_json(result: Any, *, model: str, assets: tuple[str, ...], step_hou
         "expected_shortfall": decimal_text(result.expected_shortfall()),
         "expected_shortfall_level": decimal_text(ES_LEVEL),
         "start_equity": decimal_text(result.start_equity),
+        "liquidatable_at_start": bool(result.liquidatable_at_start),
         "model": model,
         "assets": list(assets),
         "paths": len(result.liquidated_at),
@@ -85,6 +86,16 @@ def result_to_json(result: Any, *, model: str, assets: tuple[str, ...], step_hou
         "horizon_hours": steps * step_hours,
         "seed": seed,
     }
+
+
+def check_size(paths: int, horizon_hours: int) -> None:
+    """The limits of one run (docs/risk-lab.md): past them a run takes hours or the memory of the machine."""
+    from crossmargin.risk.montecarlo import MAX_HORIZON_HOURS, MAX_PATHS
+
+    if not 1 <= paths <= MAX_PATHS:
+        raise InputError("paths", f"must lie between 1 and {MAX_PATHS:,}, got {paths:,}")
+    if horizon_hours > MAX_HORIZON_HOURS:
+        raise InputError("horizon", f"must be at most {MAX_HORIZON_HOURS // 24}d, got {horizon_hours // 24:,}d")
 
 
 @input_errors_exit
@@ -112,8 +123,7 @@ def montecarlo(
     horizon_hours, step_hours = parse_hours(horizon, "horizon"), parse_hours(step, "step")
     if horizon_hours % step_hours:
         raise InputError("step", f"must divide the horizon ({horizon} is not a whole number of {step})")
-    if paths < 1:
-        raise InputError("paths", f"must be at least 1, got {paths}")
+    check_size(paths, horizon_hours)
     rate = None if funding_rate is None else _number(funding_rate, "funding-rate")
     pool = pool_of(load_account(account), rate)
     chosen = build_model(
@@ -145,6 +155,8 @@ def montecarlo(
     table = Table(title=f"{account} · {model}, {horizon} in {step} steps, {paths:,} paths, seed {seed}")
     table.add_column("figure")
     table.add_column("value", justify="right")
+    if result.liquidatable_at_start:
+        table.add_row("liquidatable now", "yes, on every path")
     table.add_row("liquidation probability", f"{result.liquidation_probability:.4%}")
     table.add_row("standard error", f"{result.standard_error:.4%}")
     for q, v in result.min_health_quantiles().items():

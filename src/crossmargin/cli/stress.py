@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
@@ -16,13 +20,17 @@ from crossmargin.margin.account import load_account
 from crossmargin.units import RATIO_UNIT, InputError, Rounding, parse_decimal, quantize
 
 DEFAULT_MOVES = ("-0.1", "-0.2", "-0.3")
+#: From this many steps in all, a run counts as long: it reports its progress even to a log.
+LONG_RUN_STEPS = 5_000
+#: On a terminal, a bar appears from this many steps (the default run, 60 steps, shows none).
+BAR_STEPS = 200
 
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _ratio(value: Decimal | None) -> str | None:
+def health_text(value: Decimal | None) -> str | None:
     """A health as `crossmargin evaluate` prints it: rounded down to 1e-8."""
     return None if value is None else format(quantize(value, RATIO_UNIT, rounding=Rounding.FLOOR), "f")
 
@@ -34,8 +42,8 @@ def report_to_json(report: Any) -> dict[str, Any]:
         "equity_before": _text(report.equity_before),
         "equity_after": _text(report.equity_after),
         "loss": _text(report.loss),
-        "min_health": _ratio(report.min_health),
-        "health_path": [_ratio(h) for h in report.health_path],
+        "min_health": health_text(report.min_health),
+        "health_path": [health_text(h) for h in report.health_path],
         "liquidated": report.liquidated,
         "liquidated_at_step": report.liquidated_at_step,
         "liquidated_at_hours": _text(report.liquidated_at_hours),
@@ -66,10 +74,10 @@ def stress(
     given: uniform and beta-scaled moves of -10 %, -20 % and -30 %."""
     from crossmargin.risk.scenarios import beta_scaled, incidents, load_scenario_file
     from crossmargin.risk.scenarios import uniform as uniform_move
-    from crossmargin.risk.stress import run_stress
+    from crossmargin.risk.stress import MAX_STEPS, run_stress
 
-    if steps < 1:
-        raise InputError("steps", f"must be at least 1, got {steps}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise InputError("steps", f"must lie between 1 and {MAX_STEPS:,}, got {steps:,}")
     snapshot = load_account(account)
     assets = sorted({p.instrument.base_asset for p in snapshot.positions})
     if not assets:
@@ -83,7 +91,8 @@ def stress(
         chosen.append(beta_scaled(assets, parse_decimal(text, field="beta"), steps))
     chosen += [load_scenario_file(path) for path in scenario or []]
     chosen += incidents(incident or [])
-    reports = [run_stress(snapshot, item) for item in chosen]
+    with step_progress(sum(len(item.steps) for item in chosen), "stress") as advance:
+        reports = [run_stress(snapshot, item, on_step=advance) for item in chosen]
     if html_file is not None:
         from crossmargin.cli.report import stress_section, write_report
 
@@ -96,6 +105,7 @@ def stress(
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for report in reports:
         when = f"step {report.liquidated_at_step} ({report.liquidated_at_hours} h)" if report.liquidated else "no"
+        when = "at the start (step 0)" if report.liquidated_at_step == 0 else when
         when += " (locked out)" if report.liquidated_in_blackout else ""
         lowest = report.min_health
         table.add_row(
@@ -108,3 +118,28 @@ def stress(
             f"{report.bad_debt:,.2f}",
         )
     Console().print(table)
+
+
+@contextmanager
+def step_progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """Progress over ``total`` steps on stderr: a live bar on a terminal once the run has
+    ``BAR_STEPS`` steps, a line per tenth in a log or pipe once it is long (``LONG_RUN_STEPS``),
+    nothing otherwise. Yields the function that marks one step done."""
+    console = Console(stderr=True)
+    if console.is_terminal and total >= BAR_STEPS:
+        columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"))
+        with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as progress:
+            task = progress.add_task(label, total=total)
+            yield lambda: progress.advance(task)
+        return
+    if console.is_terminal or total < LONG_RUN_STEPS:
+        yield lambda: None
+        return
+    done = [0]
+
+    def advance() -> None:
+        done[0] += 1
+        if done[0] * 10 // total != (done[0] - 1) * 10 // total:
+            print(f"{label}: {done[0]:,}/{total:,} steps", file=sys.stderr, flush=True)
+
+    yield advance

@@ -24,19 +24,22 @@ import numpy.typing as npt
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.funding import funding_payment
+from crossmargin.margin.types import MarginMode
 from crossmargin.risk.models import ReturnModel
-from crossmargin.risk.montecarlo import CHUNK_PATHS, Pool, funding_events
+from crossmargin.risk.montecarlo import Pool, chunk_paths, funding_events
 from crossmargin.units import exact_context
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+HOUR_MS = 3_600_000
 
 
 def _paths(model: ReturnModel, steps: int, paths: int, seed: int) -> Iterator[F64]:
     """The simulation's first ``paths`` paths of log returns, one at a time (same seeds, same chunks)."""
+    chunk = chunk_paths(model, steps)
     done = 0
-    for child in np.random.SeedSequence(seed).spawn(-(-paths // CHUNK_PATHS)):
-        count = min(CHUNK_PATHS, paths - done)
+    for child in np.random.SeedSequence(seed).spawn(-(-paths // chunk)):
+        count = min(chunk, paths - done)
         yield from model.draw(np.random.default_rng(child), count, steps)
         done += count
 
@@ -70,31 +73,56 @@ def exact_decisions(
 
 
 def _walk(snapshot: AccountSnapshot, pool: Pool, rates: list[Decimal | None], returns: F64, events: I64) -> int:
-    """One path, step by step, with the margin functions; the step it liquidates at, or -1."""
-    asset = snapshot.positions[0].settlement_asset
-    unit = snapshot.rulebook.asset_unit(asset)
+    """One path, step by step, with the margin functions; the step it liquidates at, or -1 (an
+    account liquidatable as it stands is liquidated at step 0, before any move)."""
     balances = dict(snapshot.balances)
+    margins = [p.isolated_margin for p in snapshot.positions]  # funding moves an isolated margin
     log_price = np.zeros(len(pool.assets))
     with exact_context():
+        if evaluate_account(snapshot, with_prices=False).liquidatable:
+            return 0
         for step in range(len(returns)):
             log_price += returns[step]
             marks = _exact_marks(pool, log_price)
-            payments = Decimal(0)
+            prices = _exact_prices(snapshot, pool, log_price)
+            paid = [Decimal(0)] * len(marks)
             for k, position in enumerate(snapshot.positions):
                 for _ in range(int(events[step, k])):
                     rate = rates[k]
                     assert rate is not None  # funding times only exist where the contract has funding
-                    payments += funding_payment(
+                    unit = snapshot.rulebook.asset_unit(position.settlement_asset)
+                    paid[k] += funding_payment(
                         position.instrument, position.side, position.size, marks[k], rate, unit=unit
                     )
-            positions = tuple(p.with_mark(mark) for p, mark in zip(snapshot.positions, marks, strict=True))
             # the venue checks the new marks first, then settles funding and checks again
-            for paid in (Decimal(0), payments) if payments else (Decimal(0),):
-                balances[asset] = balances.get(asset, Decimal(0)) + paid
-                view = snapshot._replace(positions=positions, balances=dict(balances))
+            for stage in (0, 1) if any(paid) else (0,):
+                positions = []
+                for k, (position, mark) in enumerate(zip(snapshot.positions, marks, strict=True)):
+                    if stage and position.margin_mode is MarginMode.ISOLATED:
+                        margins[k] = (margins[k] or Decimal(0)) + paid[k]
+                    elif stage:
+                        asset = position.settlement_asset
+                        balances[asset] = balances.get(asset, Decimal(0)) + paid[k]
+                    positions.append(position._replace(isolated_margin=margins[k]).with_mark(mark))
+                view = snapshot._replace(positions=tuple(positions), balances=dict(balances), prices=prices)
                 if evaluate_account(view, with_prices=False).liquidatable:
                     return step
     return -1
+
+
+def _moving_prices(pool: Pool, log_price: F64) -> dict[str, Decimal]:
+    """The collateral prices the model moves, on the path, each at its exact binary value."""
+    collateral = pool.collateral
+    return {
+        asset: Decimal.from_float(float(collateral.price[c] * np.exp(log_price[collateral.driver[c]])))
+        for c, asset in enumerate(collateral.assets)
+        if collateral.driver[c] >= 0
+    }
+
+
+def _exact_prices(snapshot: AccountSnapshot, pool: Pool, log_price: F64) -> dict[str, Decimal]:
+    """The account's collateral prices on the path."""
+    return {**snapshot.prices, **_moving_prices(pool, log_price)}
 
 
 def engine_decisions(
@@ -107,7 +135,7 @@ def engine_decisions(
     as a venue's feed would; the first ``liquidation_started`` decides.
     """
     from crossmargin.engine import commands as c
-    from crossmargin.risk.stress import copy_into_engine
+    from crossmargin.risk.engine_copy import copy_into_engine
 
     events = funding_events(pool, steps, model.step_hours)
     symbols = [p.symbol for p in snapshot.positions]
@@ -117,7 +145,11 @@ def engine_decisions(
     order = sorted(range(len(symbols)), key=lambda k: float(pool.signed_size[k] * pool.funding_rate[k]))
     decided = np.full(paths, -1, dtype=np.int64)
     for number, returns in enumerate(_paths(model, steps, paths, seed)):
-        engine = copy_into_engine(snapshot)
+        setup: list[dict[str, Any]] = []
+        engine = copy_into_engine(snapshot, setup)
+        if any(e["event"] == "liquidation_started" for e in setup):
+            decided[number] = 0  # liquidatable as it stands: the copy itself is liquidated
+            continue
         for symbol, rate in zip(symbols, rates, strict=True):
             if rate is not None:
                 engine.execute(c.MarketUpdate(f"rate-{symbol}", symbol, 0, funding_rate=rate))
@@ -133,15 +165,21 @@ def _engine_walk(
     log_price = np.zeros(len(pool.assets))
     for step in range(len(returns)):
         log_price += returns[step]
-        time_ms = (step + 1) * step_hours * 3_600_000
-        marks = tuple(zip(symbols, _exact_marks(pool, log_price), strict=True))
-        happened = [e["event"] for e in engine.execute(c.MarksUpdate(f"m{step}", time_ms, marks)).events]
-        for k in order:
-            interval = int(pool.funding_hours[k])  # the step's funding times, each settled once
-            first = (step * step_hours // interval + 1) * interval if interval else 0
-            for n in range(int(events[step, k])):
-                funding_ms = (first + n * interval) * 3_600_000
-                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{n}", symbols[k], funding_ms))
+        time_ms = (step + 1) * step_hours * HOUR_MS
+        marks = tuple(dict(zip(symbols, _exact_marks(pool, log_price), strict=True)).items())
+        happened = []
+        for asset, price in _moving_prices(pool, log_price).items():  # collateral first, then every mark
+            happened += [
+                e["event"] for e in engine.execute(c.AssetPrice(f"p{step}-{asset}", asset, time_ms, price)).events
+            ]
+        happened += [e["event"] for e in engine.execute(c.MarksUpdate(f"m{step}", time_ms, marks)).events]
+        for k in order:  # at each funding time the step crossed, once per symbol and time
+            if events[step, k] == 0:
+                continue
+            interval_ms = int(pool.funding_hours[k]) * HOUR_MS
+            first = (step * step_hours * HOUR_MS) // interval_ms * interval_ms + interval_ms
+            for at in range(first, time_ms + 1, interval_ms):
+                settled = engine.execute(c.SettleFunding(f"f{step}-{k}-{at}", symbols[k], at))
                 happened += [e["event"] for e in settled.events]
         if "liquidation_started" in happened:
             return step

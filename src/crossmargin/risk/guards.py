@@ -16,14 +16,14 @@ sizes) or the engine (reserves):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
-from crossmargin.margin.types import Side
+from crossmargin.margin.types import MarginMode, Side
 from crossmargin.risk.history import load_history
 from crossmargin.risk.models import ReturnModel
 from crossmargin.risk.montecarlo import Pool, simulate
@@ -103,6 +103,7 @@ def reserve_for(snapshot: AccountSnapshot, scenario: StressScenario, asset: str,
     """The least amount of ``asset`` (to its unit) to deposit so that ``scenario`` does not liquidate
     the account, through the engine; ``None`` if even ``ceiling`` is not enough."""
     unit = snapshot.rulebook.asset_unit(asset)
+    ceiling = quantize(ceiling, unit, rounding=Rounding.CEILING)  # a deposit is a whole number of units
 
     def survives(extra: Decimal) -> bool:
         balances = dict(snapshot.balances)
@@ -123,6 +124,42 @@ def reserve_for(snapshot: AccountSnapshot, scenario: StressScenario, asset: str,
         else:
             low = middle
     return high
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """The least deposit that survives a uniform move of the given size whichever way the market
+    goes (``None``: more than the ceiling), with the binding scenario and the amount each way."""
+
+    amount: Decimal | None
+    scenario: str
+    by_direction: dict[str, Decimal | None]
+    cross_only: bool  # isolated positions were left out: a deposit does not reach their margin
+
+
+def adverse_reserve(
+    snapshot: AccountSnapshot, size: Decimal, asset: str, ceiling: Decimal, steps: int = 10
+) -> Reserve | None:
+    """The reserve that survives a uniform fall of ``|size|`` and a uniform rise of ``|size|``
+    through the engine: a net long is killed by a fall, a net short by a rise, and a hedged book
+    may be killed by either. A deposit backs the cross pool only, so isolated positions are left
+    out; ``None`` where the account holds no cross position."""
+    from crossmargin.risk.scenarios import uniform
+
+    cross = tuple(p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS)
+    if not cross:
+        return None
+    pool = snapshot._replace(positions=cross)
+    assets = sorted({p.instrument.base_asset for p in cross})
+    amounts: dict[str, Decimal | None] = {}
+    names: dict[str, str] = {}
+    for direction, move in (("down", -abs(size)), ("up", abs(size))):
+        scenario = uniform(assets, move, steps)
+        names[direction] = scenario.name
+        amounts[direction] = reserve_for(pool, scenario, asset, ceiling)
+    down, up = amounts["down"], amounts["up"]
+    binding = "up" if down is not None and (up is None or up > down) else "down"  # None: beyond the ceiling
+    return Reserve(amounts[binding], names[binding], amounts, len(cross) < len(snapshot.positions))
 
 
 def worst_windows(assets: list[str], window_hours: int) -> dict[str, tuple[Decimal, Decimal]]:
@@ -257,7 +294,7 @@ def reserve_for_probability(
     def probability(extra: float) -> float:
         if on_run is not None:
             on_run()
-        topped = replace(pool, wallet=pool.wallet + extra)
+        topped = pool.with_deposit(extra)
         return simulate(topped, model, steps=steps, paths=paths, seed=seed).liquidation_probability
 
     if probability(0.0) <= target:

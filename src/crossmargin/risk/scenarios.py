@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from crossmargin.risk.history import load_history
-from crossmargin.risk.stress import StressScenario, StressStep
+from crossmargin.risk.stress import MAX_STEPS, StressScenario, StressStep
 from crossmargin.units import InputError, parse_decimal
 
 FILE_KEYS = {"name", "description", "sources", "data", "data_files", "steps"}
@@ -86,6 +86,8 @@ def parse_scenario(raw: Any, *, source: str = "scenario") -> StressScenario:
     steps = raw.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InputError("steps", "must be a non-empty list")
+    if len(steps) > MAX_STEPS:
+        raise InputError("steps", f"at most {MAX_STEPS:,} steps per scenario, got {len(steps):,}")
     parsed = tuple(_step(item, f"steps[{n}]") for n, item in enumerate(steps))
     for n, (before, after) in enumerate(itertools.pairwise(parsed), start=1):
         if after.hours <= before.hours:

@@ -14,24 +14,25 @@ does not hold, or the venue does not list, describe the market and leave the acc
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from crossmargin.engine import commands as c
 from crossmargin.engine.core import Engine
 from crossmargin.engine.depth import depth_for
-from crossmargin.engine.state import snapshot
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.funding import funding_payment
-from crossmargin.margin.types import MarginMode, PositionSide
+from crossmargin.margin.types import MarginMode
+from crossmargin.risk.engine_copy import ACCOUNT, account_equity, copy_into_engine, equity, health
 from crossmargin.units import InputError, Rounding, exact_context, to_tick
 
-ACCOUNT = "account"
 HOUR_MS = 3_600_000
 DEPTH_LEVELS = 40
+#: The most steps one scenario may take: a path of that many steps runs for minutes.
+MAX_STEPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -85,114 +86,85 @@ class StressReport:
         return min(values) if values else None
 
 
-def copy_into_engine(snapshot: AccountSnapshot) -> Engine:
-    """A fresh engine holding the account as it stands: marks, balances, settings and positions."""
-    engine = Engine(snapshot.rulebook)
-    ids = (f"setup-{n}" for n in itertools.count())
-    for n, position in enumerate(snapshot.positions):
-        if position.position_side is not PositionSide.BOTH:
-            raise InputError(f"positions[{n}].position_side", "stress replays one-way positions; hedge legs not yet")
-        if position.mmr_override is not None:  # the engine applies the rulebook's tiers, nothing else
-            raise InputError(f"positions[{n}].mmr", "the engine uses the rulebook's tiers; remove mmr to replay it")
-        engine.execute(c.MarketUpdate(next(ids), position.symbol, 0, mark=position.mark_price))
-    if snapshot.asset_mode == "multi":
-        _refused(engine.execute(c.SetAssetMode(next(ids), ACCOUNT, "multi")), "asset_mode")
-        for asset, price in sorted(snapshot.prices.items()):
-            if asset != "USD":
-                _refused(engine.execute(c.AssetPrice(next(ids), asset, 0, price)), f"prices.{asset}")
-    for asset, balance in sorted(snapshot.balances.items()):
-        if balance < 0:
-            raise InputError(f"balances.{asset}", "a debt cannot be copied into the engine yet")
-        if balance > 0:
-            _refused(engine.execute(c.Deposit(next(ids), ACCOUNT, asset, balance)), f"balances.{asset}")
-        if not snapshot.approved(asset):
-            engine.execute(c.ApproveCollateral(next(ids), ACCOUNT, asset, False))
-    for n, position in enumerate(snapshot.positions):
-        engine.execute(c.SetLeverage(next(ids), ACCOUNT, position.symbol, position.leverage))
-        isolated = position.margin_mode is MarginMode.ISOLATED
-        if isolated and position.isolated_margin:
-            asset = position.settlement_asset
-            engine.execute(c.Deposit(next(ids), ACCOUNT, asset, position.isolated_margin))
-        command = c.ImportPosition(
-            next(ids), ACCOUNT, position.symbol, position.side.value, position.size, position.entry_price,
-            position.margin_mode.value, position.isolated_margin if isolated else None,
-        )  # fmt: skip
-        _refused(engine.execute(command), f"positions[{n}]")
-    return engine
-
-
-def _refused(result: c.Result, field_name: str) -> None:
-    if not result.code.accepted:
-        raise InputError(field_name, f"the engine refused it: {result.code.value} {result.message}".strip())
-
-
-def equity(engine: Engine) -> Decimal:
-    """The account's equity: every pool's wallet plus unrealised PnL, and isolated margins with theirs."""
-    account = engine.accounts.get(ACCOUNT)
-    if account is None:
-        return Decimal(0)
-    evaluation = engine.evaluate(account)
-    total = sum((p.figures.wallet_balance + p.figures.unrealized_pnl for p in evaluation.pools), Decimal(0))
-    return total + sum((i.isolated_margin + i.figures.unrealized_pnl for i in evaluation.isolated), Decimal(0))
-
-
-def health(
-    engine: Engine, marks: dict[str, Decimal] | None = None, payments: dict[str, Decimal] | None = None
-) -> Decimal | None:
-    """The lowest health over the account's pools and isolated positions (``None``: nothing
-    required), at the engine's marks or at ``marks`` with the wallets changed by ``payments``:
-    what a step brings before the venue acts on it."""
-    account = engine.accounts.get(ACCOUNT)
-    if account is None or not account.positions:
-        return None
-    view = snapshot(
-        engine.rulebook, engine.ledger, account, engine.markets, None, payments, asset_prices=engine.asset_prices
-    )
-    if marks:
-        view = view._replace(positions=tuple(p.with_mark(marks.get(p.symbol, p.mark_price)) for p in view.positions))
-    return evaluate_account(view, with_prices=False).lowest_health()
-
-
-def run_stress(snapshot: AccountSnapshot, scenario: StressScenario) -> StressReport:
-    """Replay ``scenario`` on a copy of the account; see the module docstring."""
+def run_stress(
+    snapshot: AccountSnapshot, scenario: StressScenario, on_step: Callable[[], None] | None = None
+) -> StressReport:
+    """Replay ``scenario`` on a copy of the account; see the module docstring. An account already
+    liquidatable is liquidated by the copy itself, at step 0. ``on_step`` hears each step done."""
+    if len(scenario.steps) > MAX_STEPS:
+        raise InputError(
+            "steps", f"a scenario takes at most {MAX_STEPS:,} steps, {scenario.name} has {len(scenario.steps):,}"
+        )
     _check_funding_times(snapshot, scenario)
     with exact_context():
-        engine = copy_into_engine(snapshot)
+        start = evaluate_account(snapshot, with_prices=False)
+        setup: list[dict[str, Any]] = []
+        engine = copy_into_engine(snapshot, setup)
+        report = StressReport(
+            scenario.name, account_equity(start), Decimal(0), [start.lowest_health()], False, None, None, Decimal(0)
+        )
+        report.events += setup
+        report.bad_debt += _bad_debt(setup)
+        if any(e["event"] == "liquidation_started" for e in setup):
+            report.liquidated, report.liquidated_at_step, report.liquidated_at_hours = True, 0, Decimal(0)
         path = _Path(
             {p.symbol: p.mark_price for p in snapshot.positions},
             {p.symbol: p.instrument.base_asset for p in snapshot.positions},
         )
-        report = StressReport(
-            scenario.name, equity(engine), Decimal(0), [health(engine)], False, None, None, Decimal(0)
-        )
         for number, step in enumerate(scenario.steps, start=1):
             marks = path.marks(engine, step)
-            report.health_path.append(health(engine, marks, path.funding(engine, step, marks)))  # before the venue acts
-            events = path.apply(engine, step, number)
+            paid = path.funding(engine, step, marks)
+            report.health_path.append(health(engine, marks, _per_asset(paid)))  # before the venue acts
+            events = path.apply(engine, step, number, marks, _per_symbol(paid))
             report.events += events
             report.bad_debt += _bad_debt(events)
             if report.liquidated_at_step is None and any(e["event"] == "liquidation_started" for e in events):
                 report.liquidated, report.liquidated_at_step, report.liquidated_at_hours = True, number, step.hours
                 report.liquidated_in_blackout = step.blackout
+            if on_step is not None:
+                on_step()
         report.equity_after = equity(engine)
         return report
 
 
 def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) -> None:
-    """Funding is exchanged only at a perpetual's funding times (the engine refuses it elsewhere):
-    a step that settles funding on a held perpetual at another time is refused, naming it."""
-    for index, step in enumerate(scenario.steps):
+    """A venue exchanges funding only at its funding times (the multiples of each perpetual's
+    interval since the start), so a step that settles funding on a held perpetual must fall on one."""
+    for n, step in enumerate(scenario.steps):
         for position in snapshot.positions:
-            funding, base = position.instrument.funding, position.instrument.base_asset
-            if (
-                base in step.funding
-                and funding is not None
-                and int(step.hours * HOUR_MS) % (funding.interval_hours * HOUR_MS)
-            ):
-                raise InputError(
-                    f"steps[{index}].funding.{base}",
-                    f"hours {step.hours} is not a funding time of {position.symbol} (every {funding.interval_hours} h)",
-                )
+            funding = position.instrument.funding
+            base = position.instrument.base_asset
+            if funding is None or base not in step.funding or step.hours % funding.interval_hours == 0:
+                continue
+            raise InputError(
+                f"steps[{n}].funding.{base}",
+                f"hours {step.hours} is not a funding time of {position.symbol} (every {funding.interval_hours} h)",
+            )
+
+
+class _Payment(NamedTuple):
+    symbol: str
+    asset: str
+    cross: bool
+    amount: Decimal  # received (negative: paid)
+
+
+def _per_symbol(paid: list[_Payment]) -> dict[str, Decimal]:
+    """What the step's funding pays the account per symbol (both legs of a hedge together)."""
+    out: dict[str, Decimal] = {}
+    for payment in paid:
+        out[payment.symbol] = out.get(payment.symbol, Decimal(0)) + payment.amount
+    return out
+
+
+def _per_asset(paid: list[_Payment]) -> dict[str, Decimal]:
+    """What funding pays into the account's cross wallets, per settlement asset (an isolated
+    position's funding moves its own margin)."""
+    out: dict[str, Decimal] = {}
+    for payment in paid:
+        if payment.cross:
+            out[payment.asset] = out.get(payment.asset, Decimal(0)) + payment.amount
+    return out
 
 
 @dataclass
@@ -204,38 +176,48 @@ class _Path:
     base_of: dict[str, str]
     depth: Decimal | None = None
 
+    def moved(self, step: StressStep) -> list[str]:
+        """The symbols whose marks the step updates (in a fixed order)."""
+        return [s for s in sorted(self.start) if self.base_of[s] in step.moves and self.base_of[s] not in step.frozen]
+
     def marks(self, engine: Engine, step: StressStep) -> dict[str, Decimal]:
         """The mark of every symbol once the step has moved it (a frozen one keeps its own)."""
         out = {}
+        moved = self.moved(step)
         for symbol, mark0 in self.start.items():
             base = self.base_of[symbol]
             current = engine.market(symbol).mark
             assert current is not None
-            moved = base in step.moves and base not in step.frozen
             move = step.moves.get(base, Decimal(0))
             bound = step.clamp.get(base)
             if bound is not None:  # the feed reports its bound, not the market beyond it
                 move = max(move, bound) if bound < 0 else min(move, bound)
-            out[symbol] = _to_tick(engine, symbol, mark0 * (1 + move)) if moved else current
+            out[symbol] = _to_tick(engine, symbol, mark0 * (1 + move)) if symbol in moved else current
         return out
 
-    def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> dict[str, Decimal]:
-        """What the step's funding pays into (or takes from) the account's cross wallets, per asset."""
+    def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> list[_Payment]:
+        """What the step's funding pays into (negative: takes from) each of the account's positions."""
         account = engine.accounts.get(ACCOUNT)
-        paid: dict[str, Decimal] = {}
-        for symbol, position in (account.positions if account else {}).items():
-            base = self.base_of.get(symbol)
-            if base not in step.funding or position.margin_mode is not MarginMode.CROSS:
+        paid = []
+        for position in account.positions.values() if account else ():
+            base = self.base_of.get(position.symbol)
+            if base not in step.funding:
                 continue
-            instrument = engine.rulebook.instrument(symbol)
+            instrument = engine.rulebook.instrument(position.symbol)
             asset = instrument.settlement_asset
             amount = funding_payment(
-                instrument, position.side, position.size, marks[symbol], step.funding[base], unit=engine.unit(asset)
-            )
-            paid[asset] = paid.get(asset, Decimal(0)) + amount
+                instrument, position.side, position.size, marks[position.symbol], step.funding[base],
+                unit=engine.unit(asset),
+            )  # fmt: skip
+            paid.append(_Payment(position.symbol, asset, position.margin_mode is MarginMode.CROSS, amount))
         return paid
 
-    def apply(self, engine: Engine, step: StressStep, number: int) -> list[dict[str, Any]]:
+    def apply(
+        self, engine: Engine, step: StressStep, number: int, marks: dict[str, Decimal], paid: dict[str, Decimal]
+    ) -> list[dict[str, Any]]:
+        """The step through the engine: collateral prices, the book, every moved mark at one instant
+        (``marks_update``, as a venue publishes them), then funding, the account's receipts before
+        its payments, so that no moment between two settlements is worse than the step as a whole."""
         time_ms = int(step.hours * HOUR_MS)
         events: list[dict[str, Any]] = []
         listed = engine.rulebook.data.assets  # other assets' prices belong to the market, not the account
@@ -245,21 +227,18 @@ class _Path:
             events += engine.execute(c.AssetPrice(f"s{number}-price-{asset}", asset, time_ms, price)).events
         if step.depth is not None:
             self.depth = step.depth
-        marks = self.marks(engine, step)
-        for symbol in sorted(self.start):
-            base = self.base_of[symbol]
-            moves = base in step.moves and base not in step.frozen
-            mark = marks[symbol]
-            if self.depth is not None:  # the book around the mark the step brings, before it comes
-                events += _thin_book(engine, symbol, base, mark, self.depth, number, time_ms)
-            if moves:
-                update = c.MarketUpdate(f"s{number}-mark-{symbol}", symbol, time_ms, mark=mark)
-                events += engine.execute(update).events
-            if base in step.funding:
-                engine.execute(
-                    c.MarketUpdate(f"s{number}-rate-{symbol}", symbol, time_ms, funding_rate=step.funding[base])
-                )
-                events += engine.execute(c.SettleFunding(f"s{number}-funding-{symbol}", symbol, time_ms)).events
+        if self.depth is not None:  # the book around the marks the step brings, before they come
+            for symbol in sorted(self.start):
+                events += _thin_book(engine, symbol, self.base_of[symbol], marks[symbol], self.depth, number, time_ms)
+        moved = self.moved(step)
+        if moved:
+            update = c.MarksUpdate(f"s{number}-marks", time_ms, tuple((s, marks[s]) for s in moved))
+            events += engine.execute(update).events
+        funded = [s for s in sorted(self.start) if self.base_of[s] in step.funding]
+        for symbol in sorted(funded, key=lambda s: -paid.get(s, Decimal(0))):
+            rate = step.funding[self.base_of[symbol]]
+            engine.execute(c.MarketUpdate(f"s{number}-rate-{symbol}", symbol, time_ms, funding_rate=rate))
+            events += engine.execute(c.SettleFunding(f"s{number}-funding-{symbol}", symbol, time_ms)).events
         return events
 
 
