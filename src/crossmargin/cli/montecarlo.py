@@ -15,10 +15,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.formats import amount, pool_asset
+from crossmargin.cli.output import check_output_file
 from crossmargin.margin.account import load_account
 from crossmargin.units import InputError
 
 UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+#: Limits on one run (README, docs/risk-lab.md): paths, steps per path (a leap year of hourly
+#: steps) and path-steps in all (about a quarter of an hour of simulation on one core).
+MAX_PATHS = 10_000_000
+MAX_STEPS = 8_784
+MAX_PATH_STEPS = 10_000_000_000
 
 
 def parse_hours(text: str, field: str) -> int:
@@ -48,6 +55,20 @@ def parse_correlations(text: str | None) -> dict[tuple[str, str], float]:
             raise InputError("corr", f"pairs are written A:B=value, got {item!r}")
         pairs[(first.strip(), second.strip())] = _number(value, f"corr.{names.strip()}")
     return pairs
+
+
+def check_run_size(paths: int, steps: int, seed: int) -> None:
+    """Refuse a run past the documented limits, or a seed numpy cannot take, before any work."""
+    if seed < 0:
+        raise InputError("--seed", f"must be a whole number 0 or above, got {seed}")
+    if not 1 <= paths <= MAX_PATHS:
+        raise InputError("--paths", f"must lie between 1 and {MAX_PATHS:,}, got {paths:,}")
+    if steps > MAX_STEPS:
+        raise InputError("--horizon", f"is {steps:,} steps; at most {MAX_STEPS:,} per path (use a longer --step)")
+    if paths * steps > MAX_PATH_STEPS:
+        raise InputError(
+            "--paths", f"{paths:,} paths of {steps:,} steps exceed the limit of {MAX_PATH_STEPS:,} path-steps per run"
+        )
 
 
 def _number(text: str, field: str) -> float:
@@ -112,10 +133,11 @@ def montecarlo(
     horizon_hours, step_hours = parse_hours(horizon, "horizon"), parse_hours(step, "step")
     if horizon_hours % step_hours:
         raise InputError("step", f"must divide the horizon ({horizon} is not a whole number of {step})")
-    if paths < 1:
-        raise InputError("paths", f"must be at least 1, got {paths}")
+    check_run_size(paths, horizon_hours // step_hours, seed)
+    check_output_file(html_file, "--html")
     rate = None if funding_rate is None else _number(funding_rate, "funding-rate")
-    pool = pool_of(load_account(account), rate)
+    snapshot = load_account(account)
+    pool = pool_of(snapshot, rate)
     chosen = build_model(
         model,
         list(pool.assets),
@@ -137,8 +159,10 @@ def montecarlo(
     if html_file is not None:
         from crossmargin.cli.report import montecarlo_section, write_report
 
-        section = montecarlo_section(result.liquidated_at, step_hours, document)
-        write_report(html_file, f"Monte Carlo: {account.name}", [section])
+        section = montecarlo_section(
+            result.liquidated_at, step_hours, document, pool_asset(snapshot.positions, snapshot.asset_mode)
+        )
+        write_report(html_file, f"Monte Carlo: {account.name}", [section], account=snapshot)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
@@ -149,5 +173,8 @@ def montecarlo(
     table.add_row("standard error", f"{result.standard_error:.4%}")
     for q, v in result.min_health_quantiles().items():
         table.add_row(f"lowest health, {float(q):.0%} quantile", f"{v:.4f}")
-    table.add_row(f"expected shortfall of equity ({ES_LEVEL:.0%})", f"{result.expected_shortfall():,.2f}")
+    asset = pool_asset(snapshot.positions, snapshot.asset_mode)
+    table.add_row(
+        f"expected shortfall of equity ({ES_LEVEL:.0%})", f"{amount(result.expected_shortfall(), asset)} {asset}"
+    )
     Console().print(table)
