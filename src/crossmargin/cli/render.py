@@ -69,7 +69,7 @@ def _health_text(health: str | None) -> Text:
         return Text("n/a (nothing required)", style="dim")
     value = Decimal(health)
     style = "bold red" if value <= Decimal("1.2") else ("yellow" if value < 2 else "green")
-    return Text(health, style=style)
+    return Text(trim(health), style=style)
 
 
 def trim(value: str | None) -> str:
@@ -103,17 +103,20 @@ def _pool_table(pool: dict[str, Any]) -> Table:
     return summary
 
 
+Spec = list[tuple[str, str, str | None, str]]
+
+
 def _figure_columns(
-    positions: list[dict[str, Any]], units: dict[str, Units], spec: list[tuple[str, str, str | None]]
+    positions: list[dict[str, Any]], units: dict[str, Units], spec: Spec
 ) -> tuple[list[Column], list[list[Cell]]]:
-    """Columns of ``spec`` (header, key, unit kind): a unit every row shares goes in the header,
-    otherwise each figure carries its own."""
+    """Columns of ``spec`` (header, key, unit kind, group): a unit every row shares goes in the
+    header, otherwise each figure carries its own; a table too wide splits between groups."""
     columns = [Column("symbol", "left", key=True)]
     rows: list[list[Cell]] = [[p["symbol"]] for p in positions]
-    for header, key, kind in spec:
+    for header, key, kind, group in spec:
         per_row = [getattr(units[p["symbol"]], kind) if kind and p["symbol"] in units else "" for p in positions]
         shared = per_row[0] if per_row and len(set(per_row)) == 1 else None
-        columns.append(Column(unit_header(header, shared), "left" if key == "side" else "right"))
+        columns.append(Column(unit_header(header, shared), "left" if key == "side" else "right", together=group))
         for row, p, unit in zip(rows, positions, per_row, strict=True):
             row.append(_cell(p, key) + ("" if shared is not None or not unit else f" {unit}"))
     return columns, rows
@@ -127,30 +130,30 @@ def _cell(position: dict[str, Any], key: str) -> str:
     return trim(position[key])
 
 
-POSITION_SPEC: list[tuple[str, str, str | None]] = [
-    ("side", "side", None),
-    ("size", "size", "size"),
-    ("entry", "entry_price", "price"),
-    ("mark", "mark_price", "price"),
-    ("notional", "notional", "amount"),
-    ("uPnL", "unrealized_pnl", "amount"),
+POSITION_SPEC: Spec = [
+    ("side", "side", None, "position"),
+    ("size", "size", "size", "position"),
+    ("entry", "entry_price", "price", "position"),
+    ("mark", "mark_price", "price", "position"),
+    ("notional", "notional", "amount", "value"),
+    ("uPnL", "unrealized_pnl", "amount", "value"),
 ]
-RISK_SPEC: list[tuple[str, str, str | None]] = [
-    ("IM", "initial_margin", "amount"),
-    ("MM", "maintenance_margin", "amount"),
-    ("MMR", "mmr", None),
-    ("liq. price", "liquidation_price", "price"),
-    ("bankr. price", "bankruptcy_price", "price"),
+RISK_SPEC: Spec = [
+    ("IM", "initial_margin", "amount", "margin"),
+    ("MM", "maintenance_margin", "amount", "margin"),
+    ("MMR", "mmr", None, "margin"),
+    ("liq. price", "liquidation_price", "price", "prices"),
+    ("bankr. price", "bankruptcy_price", "price", "prices"),
 ]
 
 
 def _positions(console: Console, title: str, positions: list[dict[str, Any]], units: dict[str, Units]) -> None:
     print_fitted(console, f"{title} positions", *_figure_columns(positions, units, POSITION_SPEC))
     isolated = "isolated_margin" in positions[0]
-    spec = RISK_SPEC + ([("iso. margin", "isolated_margin", "amount")] if isolated else [])
+    spec = RISK_SPEC + ([("iso. margin", "isolated_margin", "amount", "isolated")] if isolated else [])
     columns, rows = _figure_columns(positions, units, spec)
     if isolated:
-        columns.append(Column("health"))
+        columns.append(Column("health", together="isolated"))
         for row, p in zip(rows, positions, strict=True):
             row.append(_health_text(p["health"]))
     print_fitted(console, f"{title} margin and prices", columns, rows)

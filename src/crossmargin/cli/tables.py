@@ -21,12 +21,27 @@ Cell = str | Text
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its header (``\\n`` starts a line, e.g. for the unit), alignment, and whether it
-    identifies the row (key columns are repeated in every part of a split table)."""
+    """A column: its header (``\\n`` starts a line, e.g. for the unit), alignment, whether it
+    identifies the row (key columns are repeated in every part of a split table), and a label
+    shared by neighbours that belong together (prices, amounts) so a split falls between them."""
 
     header: str
     justify: str = "right"
     key: bool = False
+    together: str = ""
+
+
+def _units(columns: Sequence[Column], indices: list[int]) -> list[list[int]]:
+    """Runs of neighbouring columns with the same ``together`` label (unlabelled: one each),
+    kept in one part of a split table where the width allows."""
+    units: list[list[int]] = []
+    for index in indices:
+        label = columns[index].together
+        if units and label and columns[units[-1][-1]].together == label:
+            units[-1].append(index)
+        else:
+            units.append([index])
+    return units
 
 
 def _width(cell: Cell) -> int:
@@ -44,11 +59,15 @@ def fit_tables(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Ce
         return sum(needed[i] for i in indices) + 3 * len(indices) + 1
 
     groups: list[list[int]] = []
-    for index in rest:
-        if groups and total(keys + groups[-1] + [index]) <= width:
-            groups[-1].append(index)
-        else:
-            groups.append([index])
+    for unit in _units(columns, rest):
+        if groups and total(keys + groups[-1] + unit) <= width:
+            groups[-1] += unit  # the whole unit joins the part before
+            continue
+        for index in unit:  # a new part, the unit split only if it is wider than the width
+            if groups and groups[-1][-1] in unit and total(keys + groups[-1] + [index]) <= width:
+                groups[-1].append(index)
+            else:
+                groups.append([index])
     tables = []
     for number, group in enumerate(groups or [[]]):
         chosen = keys + group

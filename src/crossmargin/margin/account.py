@@ -49,6 +49,14 @@ class AccountSnapshot(NamedTuple):
     def approved(self, asset: str) -> bool:
         return self.collateral is None or asset in self.collateral
 
+    def __repr__(self) -> str:
+        """One line: the rulebook inside holds every instrument's tiers."""
+        balances = ", ".join(f"{asset} {value}" for asset, value in self.balances.items())
+        return (
+            f"AccountSnapshot({self.rulebook.venue}@{self.rulebook.data.as_of}, {self.asset_mode} asset mode, "
+            f"balances {{{balances}}}, {len(self.positions)} positions)"
+        )
+
 
 def account_from_json(text: str | bytes, *, source: str) -> AccountSnapshot:
     """Parse account JSON text (numbers kept as exact decimals); ``source`` names it in errors.

@@ -33,6 +33,9 @@ class Rulebook:
     source_path: str
     _by_symbol: dict[str, Instrument] = field(repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        return f"Rulebook({self.venue} as of {self.data.as_of}, {len(self.data.instruments)} instruments)"
+
     @property
     def venue(self) -> str:
         return self.data.venue
