@@ -57,7 +57,7 @@ def test_importing_the_package_loads_no_layer_until_asked():
 
 def test_import_account_comes_from_connect_when_the_build_has_it():
     if importlib.util.find_spec("crossmargin.connect") is None:
-        with pytest.raises(AttributeError, match="needs crossmargin.connect"):
+        with pytest.raises(AttributeError, match=r"needs crossmargin\.connect"):
             crossmargin.import_account  # noqa: B018
         assert not hasattr(crossmargin, "import_account")
         return
@@ -89,6 +89,9 @@ def test_results_print_in_one_short_line():
     for value in values:
         text = repr(value)
         assert "\n" not in text and len(text) < 200, text
-    assert repr(evaluation) == "Evaluation(binance-usdm, pools: 1, isolated: 0, lowest health 2.41024889, liquidatable=False)"
+    assert (
+        repr(evaluation)
+        == "Evaluation(binance-usdm, pools: 1, isolated: 0, lowest health 2.41024889, liquidatable=False)"
+    )
     assert repr(evaluation.snapshot.positions[0]) == "Position(ETHUSDT long 3683.979 @ 1456.84, mark 1335.18, cross)"
     assert repr(rejected).startswith("Result('o', insufficient_margin")

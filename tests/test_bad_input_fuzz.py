@@ -84,7 +84,9 @@ def test_any_account_evaluates_or_names_the_bad_field(account):
         st.integers(min_value=1, max_value=3000).map(lambda n: ("[" * n + "]" * n).encode()),
         st.recursive(
             st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
-            lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+            ),
             max_leaves=20,
         ).map(lambda value: json.dumps(value).encode()),
     )
