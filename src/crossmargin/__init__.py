@@ -84,7 +84,7 @@ def evaluate(account: AccountSnapshot | Mapping[str, Any] | str | os.PathLike[st
     elif isinstance(account, Mapping):
         snapshot = parse_account(dict(account))
     else:
-        snapshot = load_account(account)
+        snapshot = load_account(os.fspath(account))
     return evaluate_account(snapshot)
 
 
