@@ -88,15 +88,15 @@ def test_the_html_check_comes_before_a_long_monte_carlo(account: Path, tmp_path:
 @pytest.mark.parametrize("command", ["montecarlo", "report"])
 def test_a_negative_seed_is_refused(account: Path, tmp_path: Path, command: str):
     extra = ["--html", str(tmp_path / "r.html")] if command == "report" else []
-    refused(run(command, account, "--seed", "-1", "--paths", "10", *extra), "--seed", "-1")
+    refused(run(command, account, "--seed", "-1", "--paths", "10", *extra), "seed: must be a whole number 0 or above")
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--paths", "10000001"], "--paths: must lie between 1 and 10,000,000"),
-        (["--paths", "0"], "--paths: must lie between 1"),
-        (["--horizon", "100w"], "--horizon: is 16,800 steps; at most 8,784"),
+        (["--paths", "10000001"], "paths: must lie between 1 and 10,000,000"),
+        (["--paths", "0"], "paths: must lie between 1"),
+        (["--horizon", "100w"], "horizon: is 16,800 steps; at most 8,784"),
         (["--paths", "2000000", "--horizon", "365d"], "exceed the limit of 10,000,000,000 path-steps"),
     ],
 )
@@ -105,7 +105,7 @@ def test_monte_carlo_sizes_past_the_documented_limits_are_refused(account: Path,
 
 
 def test_report_paths_past_the_limit_are_refused(account: Path, tmp_path: Path):
-    refused(run("report", account, "--paths", "20000000", "--html", tmp_path / "r.html"), "--paths")
+    refused(run("report", account, "--paths", "20000000", "--html", tmp_path / "r.html"), "paths: must lie")
 
 
 DEEP = "[" * 5000 + "]" * 5000
@@ -172,3 +172,16 @@ def test_import_ccxt_output_to_a_folder_is_refused_before_reading(tmp_path: Path
 def test_guard_refuses_a_window_longer_than_the_history_and_odds_outside_0_1(account: Path):
     refused(run("guard", account, "--window", "9999w"), "window", "longer than the shipped history")
     refused(run("guard", account, "--reserve-probability", "1.5"), "--reserve-probability")
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--vol", "BTC=0.8"], "vol"),
+        (["--corr", "BTC:ETH=0.5"], "corr"),
+        (["--model", "student-t", "--drift", "0.1"], "drift"),
+    ],
+)
+def test_a_model_option_the_model_would_ignore_is_refused(account: Path, args: list[str], field: str):
+    """The bootstrap draws real returns and the student-t has no drift: the option would silently do nothing."""
+    refused(run("montecarlo", account, "--paths", "10", *args), f"{field}: does not apply to the")

@@ -60,15 +60,31 @@ def parse_correlations(text: str | None) -> dict[tuple[str, str], float]:
 def check_run_size(paths: int, steps: int, seed: int) -> None:
     """Refuse a run past the documented limits, or a seed numpy cannot take, before any work."""
     if seed < 0:
-        raise InputError("--seed", f"must be a whole number 0 or above, got {seed}")
+        raise InputError("seed", f"must be a whole number 0 or above, got {seed}")
     if not 1 <= paths <= MAX_PATHS:
-        raise InputError("--paths", f"must lie between 1 and {MAX_PATHS:,}, got {paths:,}")
+        raise InputError("paths", f"must lie between 1 and {MAX_PATHS:,}, got {paths:,}")
     if steps > MAX_STEPS:
-        raise InputError("--horizon", f"is {steps:,} steps; at most {MAX_STEPS:,} per path (use a longer --step)")
+        raise InputError("horizon", f"is {steps:,} steps; at most {MAX_STEPS:,} per path (use a longer --step)")
     if paths * steps > MAX_PATH_STEPS:
         raise InputError(
-            "--paths", f"{paths:,} paths of {steps:,} steps exceed the limit of {MAX_PATH_STEPS:,} path-steps per run"
+            "paths", f"{paths:,} paths of {steps:,} steps exceed the limit of {MAX_PATH_STEPS:,} path-steps per run"
         )
+
+
+def _check_model_options(model: str, vol: str | None, corr: str | None, drift: str) -> None:
+    """Refuse an option the chosen model would ignore, rather than run without it unsaid:
+    bootstrap draws real returns (no vol, correlation or drift); student-t has no drift."""
+    ignored = [
+        name
+        for name, given, used_by in (
+            ("vol", vol is not None, ("gaussian", "student-t")),
+            ("corr", corr is not None, ("gaussian", "student-t")),
+            ("drift", _number(drift, "drift") != 0, ("gaussian",)),
+        )
+        if given and model not in used_by
+    ]
+    if ignored:
+        raise InputError(ignored[0], f"does not apply to the {model} model (--{ignored[0]} is for another --model)")
 
 
 def _number(text: str, field: str) -> float:
@@ -114,8 +130,8 @@ def montecarlo(
     model: Annotated[str, typer.Option("--model", help="bootstrap (default), student-t or gaussian.")] = "bootstrap",
     horizon: Annotated[str, typer.Option("--horizon", help="How far ahead: 30d, 12h, 2w.")] = "30d",
     step: Annotated[str, typer.Option("--step", help="Step between checks: 1h, 8h, 1d.")] = "1h",
-    paths: Annotated[int, typer.Option("--paths", help="Number of simulated paths.")] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same paths.")] = 0,
+    paths: Annotated[int, typer.Option("--paths", help="Number of simulated paths (at most 10,000,000).")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed, 0 or above: the same seed gives the same paths.")] = 0,
     vol: Annotated[str | None, typer.Option("--vol", help="Annualised vols, BTC=0.8,ETH=0.9 (gaussian).")] = None,
     corr: Annotated[str | None, typer.Option("--corr", help="Correlations, BTC:ETH=0.8 (gaussian).")] = None,
     drift: Annotated[str, typer.Option("--drift", help="Annual mean of the gaussian log returns.")] = "0",
@@ -138,12 +154,14 @@ def montecarlo(
     rate = None if funding_rate is None else _number(funding_rate, "funding-rate")
     snapshot = load_account(account)
     pool = pool_of(snapshot, rate)
+    vols, correlations = parse_vols(vol), parse_correlations(corr)
+    _check_model_options(model, vol, corr, drift)
     chosen = build_model(
         model,
         list(pool.assets),
         step_hours,
-        vols=parse_vols(vol),
-        correlations=parse_correlations(corr) or None,
+        vols=vols,
+        correlations=correlations or None,
         drift=_number(drift, "drift"),
     )
     steps = horizon_hours // step_hours
