@@ -99,7 +99,9 @@ def test_evaluate_json_carries_decimal_strings():
         D(pool[key])
     assert pool["liquidation_move"] == {"down": "-0.076942", "up": None}
     eth, btc = pool["positions"]
-    assert (eth["liquidation_price"], btc["liquidation_price"]) == ("1153.26", "26316.90")
+    # as Binance's API prints them (8 decimals toward its safety), and snapped to the tick
+    assert (eth["liquidation_price"], btc["liquidation_price"]) == ("1153.25646424", "26316.89326452")
+    assert (eth["liquidation_price_tick"], btc["liquidation_price_tick"]) == ("1153.26", "26316.90")
     assert D(pool["margin_ratio"]).quantize(D("0.0001")) == D("0.4149")
     assert document["isolated"] == []
 
@@ -195,7 +197,8 @@ def test_import_ccxt_builds_a_rulebook_that_evaluates(tmp_path):
     path.write_text(json.dumps(account))
     evaluated = run("evaluate", str(path), "--json", env_rules=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
-    assert json.loads(evaluated.stdout)["pools"][0]["positions"][0]["liquidation_price"] == "1153.26"
+    eth = json.loads(evaluated.stdout)["pools"][0]["positions"][0]
+    assert (eth["liquidation_price"], eth["liquidation_price_tick"]) == ("1153.25646424", "1153.26")
 
 
 def test_import_ccxt_refuses_bad_input(tmp_path):

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 
-from crossmargin.margin import PoolInput, Side, pool_figures, position_figures
+from crossmargin.margin import PoolInput, Side, evaluate_account, parse_account, pool_figures, position_figures
 from crossmargin.margin.collateral import collateral_value_usd
 from crossmargin.margin.evaluate import isolated_report
 from crossmargin.margin.funding import (
@@ -275,3 +275,30 @@ def test_okx_isolated_liquidation_price_formula(side):
     expected = (60000 - per_unit) / (1 - rate) if side == "long" else (60000 + per_unit) / (1 + rate)
     assert report.prices.liquidation_exact is not None
     assert abs(Fraction(report.prices.liquidation_exact) - expected) < Fraction(1, 10**30)
+
+
+@pytest.mark.parametrize("mode", ["cross", "isolated"])
+def test_bybit_position_im_and_mm_are_on_the_entry_value_plus_the_fee_to_close(mode):
+    """Bybit "The New Margin Calculation: Adjustments and Implications" (help centre, last updated
+    2025-09-18; https://www.bybit.com/en/help-center/article/Understanding-the-Adjustment-and-Impact-of-the-New-Margin-Calculation):
+    until 2025-09-02, in cross and isolated mode, position IM = size x entry / leverage + entry x
+    size x (1 -/+ 1/leverage) x taker rate and position MM = size x entry x MMR - deduction + the
+    same fee to close (risk tier on that entry value too). 1 BTC long at 60,000, 10x, taker
+    0.055 %, mark 50,000: IM = 6,000 + 29.7, MM = 300 + 29.7, whatever the mark."""
+    document = {
+        "venue": "bybit",
+        "balances": {"USDT": "8000"},
+        "positions": [
+            {"symbol": "BTCUSDT", "side": "long", "size": "1", "entry_price": "60000", "mark_price": "50000",
+             "leverage": "10", "margin_mode": mode, **({"isolated_margin": "6029.7"} if mode == "isolated" else {})},
+        ],
+    }  # fmt: skip
+    for mark in ("50000", "58000"):
+        document["positions"][0]["mark_price"] = mark
+        evaluation = evaluate_account(parse_account(document))
+        figures = evaluation.pools[0].figures.positions[0] if mode == "cross" else evaluation.isolated[0].figures
+        assert figures.initial_margin == D("6029.7")
+        assert figures.maintenance_margin + figures.fee_requirement == D("329.7")
+    if mode == "cross":  # MB = MM with MM fixed: 8,000 + (P - 60,000) = 329.7
+        (pair,) = evaluation.pools[0].prices
+        assert pair.liquidation_exact == D("52329.7")

@@ -15,6 +15,8 @@ from crossmargin.cli import store_commands
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.full_report import report
 from crossmargin.cli.guard import guard
+from crossmargin.cli.import_command import HELP as IMPORT_HELP
+from crossmargin.cli.import_command import import_command
 from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.regime import regime
 from crossmargin.cli.render import render_evaluation, units_of
@@ -40,6 +42,7 @@ app.command(name="stress")(stress)
 app.command(name="regime")(regime)
 app.command(name="guard")(guard)
 app.command(name="report")(report)
+app.command(name="import", help=IMPORT_HELP)(import_command)
 
 
 def _print_version(value: bool) -> None:

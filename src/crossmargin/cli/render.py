@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crossmargin.cli.render_reported import render_reported
 from crossmargin.cli.tables import Cell, Column, print_fitted, unit_header
 from crossmargin.margin.types import Position
 
@@ -199,6 +200,7 @@ def render_evaluation(
             _positions(console, f"{pool['settlement_asset']} cross", pool["positions"], units)
     if document["isolated"]:
         _positions(console, "Isolated", document["isolated"], units)
+    render_reported(document, console)
     console.print(
         Text(
             "Each liquidation price holds every other mark fixed; the move above scales all marks at once.", style="dim"

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer, signed_transfer
 from crossmargin.engine.positions import apply_fill, notional_of
 from crossmargin.engine.state import AccountState, PositionState, isolated, wallet
+from crossmargin.margin.position import notional, tier_basis_value, tier_index_for
 from crossmargin.margin.types import MarginMode, Side
+from crossmargin.rules.schema import Instrument
 from crossmargin.units import ZERO, Rounding, div, steps_of
 
 if TYPE_CHECKING:
@@ -140,26 +142,46 @@ def reduce_until_compliant(engine: Engine, account: AccountState, symbols: list[
 
 
 def step_down(engine: Engine, account: AccountState, symbols: list[str]) -> list[dict[str, Any]] | None:
-    """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant."""
+    """Bybit / OKX: cut the largest position back to the nearest lower tier that is compliant.
+
+    The tier is the one the margin functions look up: on the position's value at the mark, or at
+    its entry price where the venue values positions there (Bybit until 2025-09-02), and a value
+    on a tier's floor belongs to the tier the rulebook's boundary rule says.
+    """
+    at_entry = engine.rulebook.conventions.position_value_basis == "entry"
     for symbol in sorted(symbols, key=lambda s: -len(engine.rulebook.instrument(s).tiers)):
         instrument = engine.rulebook.instrument(symbol)
         position = account.positions[symbol]
         mark = engine.market(symbol).mark
         if mark is None or not instrument.tiers:
             continue
-        for floor in reversed(instrument.tier_floors[1:]):
-            if instrument.tier_basis == "contracts":
-                target = floor * (instrument.contract_size if instrument.kind == "linear" else 1)
-            elif instrument.kind == "linear":
-                target = div(floor, mark, rounding=Rounding.FLOOR)
-            else:
-                target = div(floor * mark, instrument.contract_size, rounding=Rounding.FLOOR)
-            target -= target % instrument.lot_size
+        price = position.entry_price if at_entry else mark
+        for index in range(len(instrument.tiers) - 1, 0, -1):
+            target = _size_below_tier(instrument, index, price)
             if not ZERO < target < position.size:
                 continue
             if _compliant_after(engine, account, symbol, position.size - target):
                 return execute_close(engine, account, symbol, position.size - target)
     return None
+
+
+def _size_below_tier(instrument: Instrument, index: int, price: Decimal) -> Decimal:
+    """The largest size, in whole lots, whose tier at ``price`` lies below tier ``index``."""
+    floor = instrument.tiers[index].floor
+    if instrument.tier_basis == "contracts":
+        target = floor * (instrument.contract_size if instrument.kind == "linear" else 1)
+    elif instrument.kind == "linear":
+        target = div(floor, price, rounding=Rounding.FLOOR)
+    else:
+        target = div(floor * price, instrument.contract_size, rounding=Rounding.FLOOR)
+    target -= target % instrument.lot_size
+    while target > 0 and _tier_at(instrument, target, price) >= index:  # on the floor, floor-inclusive
+        target -= instrument.lot_size
+    return target
+
+
+def _tier_at(instrument: Instrument, size: Decimal, price: Decimal) -> int:
+    return tier_index_for(instrument, tier_basis_value(instrument, size, notional(instrument, size, price)))
 
 
 def chunks(engine: Engine, account: AccountState, symbols: list[str], now_ms: int) -> list[dict[str, Any]] | None:

@@ -12,12 +12,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from crossmargin.margin.reported import ReportedFigures, parse_reported
 from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
+from crossmargin.rules.overrides import Override, with_instruments
 from crossmargin.units import InputError, parse_decimal
 from crossmargin.units.jsonio import parse_json, read_json_file
 
-ACCOUNT_KEYS = {"venue", "note", "asset_mode", "balances", "collateral", "prices", "open_interest", "positions"}
+ACCOUNT_KEYS = {
+    "venue",
+    "note",
+    "asset_mode",
+    "balances",
+    "collateral",
+    "prices",
+    "open_interest",
+    "positions",
+    "reported",
+    "instruments",
+}
 POSITION_KEYS = {
     "symbol",
     "side",
@@ -37,6 +50,9 @@ class AccountSnapshot(NamedTuple):
     """A validated account: its venue's rulebook, balances, approved collateral and positions.
 
     ``collateral`` is ``None`` when every asset held is approved (the file's default).
+    ``reported`` holds the venue's own figures where the account was imported from a venue,
+    and ``overrides`` what the account's ``instruments`` changed in the rulebook (whose
+    instruments already carry them).
     """
 
     rulebook: Rulebook
@@ -45,6 +61,8 @@ class AccountSnapshot(NamedTuple):
     prices: dict[str, Decimal]
     positions: tuple[Position, ...]
     asset_mode: str = "single"
+    reported: ReportedFigures | None = None
+    overrides: tuple[Override, ...] = ()
 
     def approved(self, asset: str) -> bool:
         return self.collateral is None or asset in self.collateral
@@ -93,7 +111,7 @@ def parse_account(raw: object) -> AccountSnapshot:
     venue = account.get("venue")
     if not isinstance(venue, str) or not venue:
         raise InputError("venue", "is missing" if venue is None else "must be a venue name")
-    rulebook = load_rulebook(venue)
+    rulebook, overrides = with_instruments(load_rulebook(venue), account.get("instruments"))
     balances = {
         str(asset): parse_decimal(value, field=f"balances.{asset}")
         for asset, value in _mapping(account.get("balances", {}), "balances").items()
@@ -110,7 +128,20 @@ def parse_account(raw: object) -> AccountSnapshot:
     _check_position_set(positions)
     positions = _with_open_interest(rulebook, positions, account.get("open_interest", {}))
     asset_mode = _choice(account, "asset_mode", "account", ("single", "multi"), rulebook.conventions.asset_mode)
-    return AccountSnapshot(rulebook, balances, collateral, prices, positions, asset_mode)
+    reported = _reported(rulebook, account.get("reported"), positions)
+    return AccountSnapshot(rulebook, balances, collateral, prices, positions, asset_mode, reported, overrides)
+
+
+def _reported(rulebook: Rulebook, raw: object, positions: tuple[Position, ...]) -> ReportedFigures | None:
+    """The venue's figures, each reported position matched to a position of the account."""
+    reported = parse_reported(raw, lambda symbol, field: rulebook.instrument(symbol, field_name=field).symbol)
+    if reported is None:
+        return None
+    held = {(p.symbol, p.position_side.value, p.margin_mode.value) for p in positions}
+    for index, key in enumerate(reported.positions):
+        if key not in held:
+            raise InputError(f"reported.positions[{index}]", f"matches no position ({' '.join(key)})")
+    return reported
 
 
 def _with_open_interest(rulebook: Rulebook, positions: tuple[Position, ...], raw: object) -> tuple[Position, ...]:

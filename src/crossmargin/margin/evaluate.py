@@ -7,6 +7,7 @@ output happens in :mod:`crossmargin.margin.report`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from decimal import Decimal
 from typing import NamedTuple
@@ -153,14 +154,40 @@ def _leg_groups(pool: PoolInput, conventions: Conventions) -> list[list[int]]:
 
 
 def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -> PricePair:
-    """Liquidation and bankruptcy price of a multi-asset pool's legs, by evaluating the pool."""
+    """Liquidation and bankruptcy price of a multi-asset pool's legs, by evaluating the pool.
+
+    Hedge legs of one symbol may have a root on each side of the mark: both sides are
+    searched and the nearer one reported, as the closed form does.
+    """
     legs = [pool.positions[i] for i in group]
-    liquidation = solve_by_bisection(pool, group, conventions)
     bankruptcy = solve_by_bisection(pool, group, conventions, bankruptcy=True)
     gap = symbol_gap(pool, group, conventions)
     mark = legs[0].mark_price
     rises_with_price = gap(mark * Decimal("1.000001")) > gap(mark)
-    return rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=rises_with_price)
+    if len(group) == 1:
+        liquidation = solve_by_bisection(pool, group, conventions)
+        pair = rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=rises_with_price)
+        below = liquidation is not None and liquidation <= mark
+        return dataclasses.replace(
+            pair,
+            liquidation_down=pair.liquidation_price if below else None,
+            liquidation_up=None if below else pair.liquidation_price,
+            down_exact=liquidation if below else None,
+            up_exact=None if below else liquidation,
+        )
+    inverse = legs[0].instrument.kind == "inverse"
+    low_t, high_t = (solve_by_bisection(pool, group, conventions, downward=d) for d in (True, False))
+    down, up = (high_t, low_t) if inverse else (low_t, high_t)
+    sides = [p for p in (down, up) if p is not None]
+    nearest = min(sides, key=lambda p: abs(p - mark)) if sides else None
+    pair = rounded_pair(legs, nearest, bankruptcy, falls_liquidate=nearest is None or nearest <= mark)
+    return dataclasses.replace(
+        pair,
+        liquidation_down=rounded_pair(legs, down, None, falls_liquidate=True).liquidation_price,
+        liquidation_up=rounded_pair(legs, up, None, falls_liquidate=False).liquidation_price,
+        down_exact=down,
+        up_exact=up,
+    )
 
 
 def cross_prices(figures: PoolFigures, conventions: Conventions) -> tuple[PricePair, ...]:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from crossmargin.margin.pool import PoolFigures, PoolInput, pool_figures
-from crossmargin.margin.position import fee_terms, maintenance_rate, tier_basis_value
+from crossmargin.margin.position import fee_terms, maintenance_rate, maintenance_value_at_entry, tier_basis_value
 from crossmargin.margin.types import Position, Side
 from crossmargin.rules.schema import Conventions
 from crossmargin.units import MOVE_UNIT, ONE, ZERO, Rounding, div, quantize
@@ -42,6 +42,7 @@ class _Leg:
     scale: Decimal
     tiered: bool
     tier_index: int
+    fixed_value: Decimal | None = None  # maintenance on the entry value (Bybit): no slope from it
 
 
 def _scale(position: Position) -> Decimal:
@@ -63,8 +64,9 @@ def _rate_of(leg: _Leg, tier_index: int) -> tuple[Decimal, Decimal]:
     position = leg.position
     if leg.tiered:
         return position.instrument.tier_rates[tier_index]
-    # an override, or tiers keyed by contracts: the rate does not move with price
-    rate = maintenance_rate(position, tier_basis_value(position.instrument, position.size, leg.scale))
+    # an override, tiers keyed by contracts or an entry value: the rate does not move with price
+    value = leg.scale if leg.fixed_value is None else leg.fixed_value
+    rate = maintenance_rate(position, tier_basis_value(position.instrument, position.size, value))
     return rate.mmr, rate.amount
 
 
@@ -75,6 +77,9 @@ def _coefficients(leg: _Leg, conventions: Conventions, tier_index: int | None = 
     fee, fixed = fee_terms(position, conventions)
     amount -= fixed
     sign = 1 if position.side is Side.LONG else -1
+    if leg.fixed_value is not None:  # maintenance fixed on the entry value: a constant term
+        amount = min(amount + fixed, leg.fixed_value * mmr) - fixed - leg.fixed_value * mmr
+        mmr = ZERO
     if position.instrument.kind == "linear":
         return amount - sign * position.size * position.entry_price, leg.scale * (sign - mmr - fee)
     face = position.size * position.instrument.contract_size
@@ -147,8 +152,14 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     legs = []
     for position in pool.positions:
         instrument = position.instrument
-        tiered = position.mmr_override is None and instrument.tier_basis == "notional" and bool(instrument.tiers)
-        legs.append(_Leg(position, _scale(position), tiered, 0))
+        fixed_value = maintenance_value_at_entry(position, conventions)
+        tiered = (
+            position.mmr_override is None
+            and fixed_value is None
+            and instrument.tier_basis == "notional"
+            and bool(instrument.tiers)
+        )
+        legs.append(_Leg(position, _scale(position), tiered, 0, fixed_value))
     if _is_concave(legs):
         found = _concave_root(legs, pool.wallet_balance, conventions, increasing)
         if found is not _UNSETTLED:

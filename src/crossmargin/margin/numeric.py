@@ -49,12 +49,16 @@ def _to_t(price: Decimal, inverse: bool) -> Decimal:
     return div(ONE, price, rounding=Rounding.HALF_EVEN) if inverse else price
 
 
-def _bracket(gap: Callable[[Decimal], Decimal], start: Decimal) -> tuple[Decimal, Decimal] | None:
-    """Walk from ``start`` in the direction that closes the gap until its sign flips."""
+def _bracket(
+    gap: Callable[[Decimal], Decimal], start: Decimal, downward: bool | None = None
+) -> tuple[Decimal, Decimal] | None:
+    """Walk from ``start`` until the gap's sign flips: in the direction that closes the gap,
+    or in the one given (``downward``: toward ``t -> 0``)."""
     here = gap(start)
-    step = start * Decimal("1e-9")
-    rising = gap(start + step) > here  # gap grows with t: its root lies below when positive
-    downward = rising if here > 0 else not rising
+    if downward is None:
+        step = start * Decimal("1e-9")
+        rising = gap(start + step) > here  # gap grows with t: its root lies below when positive
+        downward = rising if here > 0 else not rising
     previous = start
     for _ in range(MAX_STEPS):
         candidate = previous * HALF if downward else previous * EXPANSION
@@ -67,15 +71,24 @@ def _bracket(gap: Callable[[Decimal], Decimal], start: Decimal) -> tuple[Decimal
 
 
 def solve_by_bisection(
-    pool: PoolInput, indices: Sequence[int], conventions: Conventions, *, bankruptcy: bool = False
+    pool: PoolInput,
+    indices: Sequence[int],
+    conventions: Conventions,
+    *,
+    bankruptcy: bool = False,
+    downward: bool | None = None,
 ) -> Decimal | None:
-    """Price of the legs at ``indices`` where the pool's gap reaches zero; ``None`` if none > 0."""
+    """Price of the legs at ``indices`` where the pool's gap reaches zero; ``None`` if none > 0.
+
+    By default the root on the side the gap closes toward; ``downward`` (in ``t``) asks for
+    one side, for hedged legs whose gap may close on both.
+    """
     inverse = pool.positions[indices[0]].instrument.kind == "inverse"
     gap = symbol_gap(pool, indices, conventions, bankruptcy=bankruptcy)
     start = _to_t(pool.positions[indices[0]].mark_price, inverse)
     if gap(start) == 0:
         return pool.positions[indices[0]].mark_price
-    bracket = _bracket(gap, start)
+    bracket = _bracket(gap, start, downward)
     if bracket is None:
         return None
     low, high = bracket

@@ -138,10 +138,13 @@ def initial_margin_fraction(instrument: Instrument, open_interest_notional: Deci
 def maintenance_value_at_entry(position: Position, conventions: Conventions) -> Decimal | None:
     """The fixed value maintenance is computed on, where the venue uses the entry value.
 
-    Bybit values an isolated position's maintenance margin on its entry value; everywhere
-    else it follows the mark (``None``).
+    Bybit valued a position's margin and risk tier on its entry value (size x average entry
+    price) until 2025-09-02, in cross and isolated mode, so its maintenance margin does not move
+    with the mark; everywhere else it follows the mark (``None``).
     """
-    if position.margin_mode is MarginMode.ISOLATED and conventions.isolated_maintenance_basis == "entry":
+    if conventions.position_value_basis == "entry" or (
+        position.margin_mode is MarginMode.ISOLATED and conventions.isolated_maintenance_basis == "entry"
+    ):
         return notional(position.instrument, position.size, position.entry_price)
     return None
 
@@ -151,7 +154,7 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     at = position.mark_price if price is None else price
     instrument = position.instrument
     value = notional(instrument, position.size, at)
-    at_entry = None if position.margin_mode is MarginMode.CROSS else maintenance_value_at_entry(position, conventions)
+    at_entry = maintenance_value_at_entry(position, conventions)
     maintenance_value = value if at_entry is None else at_entry
     basis = tier_basis_value(instrument, position.size, maintenance_value)
     rate = maintenance_rate(position, basis)
@@ -160,7 +163,8 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     else:
         tier = instrument.tiers[tier_index_for(instrument, basis)] if instrument.tiers else None
     leverage = position.leverage if tier is None else min(position.leverage, tier.max_leverage)
-    initial = div(value, leverage, rounding=Rounding.CEILING)
+    initial_value = maintenance_value if conventions.position_value_basis == "entry" else value
+    initial = div(initial_value, leverage, rounding=Rounding.CEILING)
     if instrument.open_interest_imf is not None:
         imf = initial_margin_fraction(instrument, position.open_interest_notional)
         if imf is not None:

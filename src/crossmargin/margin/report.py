@@ -2,7 +2,9 @@
 
 Requirements (initial and maintenance margin, notional) round up to the settlement asset's
 smallest unit; balances, PnL, available and withdrawable amounts round down; the margin
-ratio rounds toward "riskier" and health down. Prices were already rounded to the tick.
+ratio rounds toward "riskier" and health down. Liquidation and bankruptcy prices are given as
+the venue's API prints them (the rulebook's ``price_reporting``), and snapped to the tick
+toward the venue's safety under ``*_tick``.
 Every number leaves as a decimal string; a figure that does not exist is ``None`` (null).
 """
 
@@ -14,8 +16,10 @@ from typing import Any
 from crossmargin.margin.evaluate import Evaluation, IsolatedReport, PoolReport
 from crossmargin.margin.liquidation import PricePair
 from crossmargin.margin.pool import AssetFigures, asset_breakdown
+from crossmargin.margin.reported import ReportedFigures, compare_block
 from crossmargin.margin.types import PositionFigures
-from crossmargin.units import RATIO_UNIT, Rounding, quantize, to_decimal_string
+from crossmargin.rules.schema import PriceReporting
+from crossmargin.units import RATIO_UNIT, Rounding, div, quantize, to_decimal_string
 
 
 def _money(value: Decimal, unit: Decimal, rounding: Rounding) -> str | None:
@@ -28,8 +32,10 @@ def _ratio(value: Decimal | None, rounding: Rounding) -> str | None:
     return to_decimal_string(quantize(value, RATIO_UNIT, rounding=rounding))
 
 
-def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dict[str, Any]:
+def _position(figures: PositionFigures, prices: PricePair, unit: Decimal, reporting: PriceReporting) -> dict[str, Any]:
     position = figures.position
+    liquidation, bankruptcy = prices.reported(reporting, position.instrument.tick_size)
+    down, up = prices.reported_sides(reporting, position.instrument.tick_size)
     return {
         "symbol": position.symbol,
         "side": position.side.value,
@@ -46,8 +52,11 @@ def _position(figures: PositionFigures, prices: PricePair, unit: Decimal) -> dic
         "mmr": to_decimal_string(figures.rate.mmr),
         "maintenance_amount": to_decimal_string(figures.rate.amount),
         "tier": None if figures.rate.tier_index is None else figures.rate.tier_index + 1,
-        "liquidation_price": to_decimal_string(prices.liquidation_price),
-        "bankruptcy_price": to_decimal_string(prices.bankruptcy_price),
+        "liquidation_price": to_decimal_string(liquidation),
+        "liquidation_prices": {"down": to_decimal_string(down), "up": to_decimal_string(up)},
+        "bankruptcy_price": to_decimal_string(bankruptcy),
+        "liquidation_price_tick": to_decimal_string(prices.liquidation_price),
+        "bankruptcy_price_tick": to_decimal_string(prices.bankruptcy_price),
     }
 
 
@@ -74,7 +83,9 @@ def _pool(report: PoolReport, evaluation: Evaluation) -> dict[str, Any]:
             "up": to_decimal_string(report.move.up),
         },
         "positions": [
-            _position(f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset))
+            _position(
+                f, p, evaluation.snapshot.rulebook.asset_unit(f.position.settlement_asset), conventions.price_reporting
+            )
             for f, p in zip(figures.positions, report.prices, strict=True)
         ],
     }
@@ -99,19 +110,90 @@ def _asset(row: AssetFigures, evaluation: Evaluation) -> dict[str, Any]:
 def _isolated(report: IsolatedReport, evaluation: Evaluation) -> dict[str, Any]:
     figures = report.figures
     unit = evaluation.snapshot.rulebook.asset_unit(figures.position.settlement_asset)
-    entry = _position(figures, report.prices, unit)
+    reporting = evaluation.snapshot.rulebook.conventions.price_reporting
+    entry = _position(figures, report.prices, unit, reporting)
     entry["settlement_asset"] = figures.position.settlement_asset
     entry["isolated_margin"] = _money(report.isolated_margin, unit, Rounding.FLOOR)
     entry["margin_balance"] = _money(report.margin_balance, unit, Rounding.FLOOR)
     entry["health"] = _ratio(report.health(), Rounding.FLOOR)
+    entry["margin_ratio"] = _isolated_ratio(report, evaluation)
     entry["liquidatable"] = report.liquidatable
     return entry
 
 
-def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
-    """The ``crossmargin evaluate --json`` document."""
+def _isolated_ratio(report: IsolatedReport, evaluation: Evaluation) -> str | None:
+    """An isolated position's margin ratio in the venue's convention (as a pool's)."""
+    if evaluation.snapshot.rulebook.conventions.margin_ratio == "equity_over_maintenance":
+        return _ratio(report.health(), Rounding.FLOOR)
+    if report.margin_balance <= 0:
+        return None
+    return _ratio(div(report.figures.requirement, report.margin_balance, rounding=Rounding.CEILING), Rounding.CEILING)
+
+
+def _where(pool: str | None, position: dict[str, Any] | None) -> dict[str, Any]:
+    if position is None:
+        return {"pool": pool}
+    keys = ("symbol", "position_side", "margin_mode")
+    return {"pool": pool, **{key: position[key] for key in keys}}
+
+
+UP = Rounding.CEILING  # a tolerance is never understated
+
+
+def _attach_reported(document: dict[str, Any], evaluation: Evaluation, reported: ReportedFigures) -> None:
+    """Put the venue's figures beside ours (``reported`` blocks) and list the disagreements."""
+    disagreements: list[dict[str, Any]] = []
+    compared = 0
     rulebook = evaluation.snapshot.rulebook
-    return {
+
+    def attach(target: dict[str, Any], figures: dict[str, Decimal | None] | None, where: dict[str, Any]) -> None:
+        nonlocal compared
+        if not figures:
+            return
+        steps: dict[str, Decimal] = {}
+        inputs: dict[str, Decimal] = {}
+        if "symbol" in where:  # a price printed at the tick was rounded to it, not to its last digit
+            instrument = rulebook.instrument(where["symbol"])
+            prices = ("liquidation_price", "bankruptcy_price")
+            steps = {
+                name: instrument.tick_size
+                for name in prices
+                if name + "_tick" not in target or target[name] == target[name + "_tick"]
+            }
+            if instrument.kind == "linear":  # one unit of the printed margin moves a price by unit / size
+                moved = div(rulebook.asset_unit(instrument.settlement_asset), Decimal(target["size"]), rounding=UP)
+                moved = quantize(moved, RATIO_UNIT, rounding=UP)
+                inputs = dict.fromkeys(prices, moved)
+        block = compare_block(figures, target, steps, inputs)
+        target["reported"] = block
+        compared += len(block)
+        for name, row in block.items():
+            if not row["agrees"]:
+                disagreements.append({**where, "figure": name, **{k: v for k, v in row.items() if k != "agrees"}})
+
+    for pool in document["pools"]:
+        attach(pool, reported.pools.get(pool["settlement_asset"]), _where(pool["settlement_asset"], None))
+        for position in pool["positions"]:
+            key = (position["symbol"], position["position_side"], position["margin_mode"])
+            attach(position, reported.positions.get(key), _where(pool["settlement_asset"], position))
+    for position in document["isolated"]:
+        key = (position["symbol"], position["position_side"], position["margin_mode"])
+        attach(position, reported.positions.get(key), _where(None, position))
+    document["reported"] = {
+        "sources": [{"endpoint": s.endpoint, "time": s.time} for s in reported.sources],
+        "compared": compared,
+        "disagreements": disagreements,
+    }
+
+
+def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
+    """The ``crossmargin evaluate --json`` document.
+
+    An imported account adds the venue's own figures beside ours (``reported``) and the
+    rulebook values its ``instruments`` replaced (``overrides``).
+    """
+    rulebook = evaluation.snapshot.rulebook
+    document = {
         "venue": rulebook.venue,
         "rulebook_as_of": rulebook.data.as_of.isoformat(),
         "asset_mode": evaluation.snapshot.asset_mode,
@@ -119,3 +201,11 @@ def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
         "pools": [_pool(p, evaluation) for p in evaluation.pools],
         "isolated": [_isolated(i, evaluation) for i in evaluation.isolated],
     }
+    snapshot = evaluation.snapshot
+    if snapshot.reported is not None:
+        _attach_reported(document, evaluation, snapshot.reported)
+    if snapshot.overrides:
+        document["overrides"] = [
+            {"symbol": o.symbol, "key": o.key, "rulebook": o.rulebook, "account": o.account} for o in snapshot.overrides
+        ]
+    return document

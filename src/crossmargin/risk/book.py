@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.margin.position import close_fee_at_bankruptcy
-from crossmargin.risk.kernel import CONTRACTS, NOTIONAL, SIZE
+from crossmargin.risk.kernel import CONTRACTS, ENTRY_VALUED, NOTIONAL, SIZE
 from crossmargin.rules import Rulebook
 from crossmargin.units import InputError
 
@@ -30,14 +30,16 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-def basis_code(kind: str, tier_basis: str) -> int:
+def basis_code(kind: str, tier_basis: str, entry_valued: bool = False) -> int:
     """What the compiled loop keys a tier table by (see :mod:`crossmargin.risk.kernel`): notional,
-    the position's size, or size over contract size, as ``tier_basis_value`` reads the rulebook."""
+    the position's size, or size over contract size, as ``tier_basis_value`` reads the rulebook;
+    plus ``ENTRY_VALUED`` where maintenance is on the entry value (``position_value_basis``)."""
+    offset = ENTRY_VALUED if entry_valued else 0
     if tier_basis == "notional" or (tier_basis == "base_quantity" and kind == "inverse"):
-        return NOTIONAL
+        return NOTIONAL + offset
     if tier_basis == "contracts" and kind == "linear":
-        return CONTRACTS
-    return SIZE
+        return CONTRACTS + offset
+    return SIZE + offset
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,10 @@ class InstrumentTable:
             settlement=tuple(i.settlement_asset for i in instruments),
             inverse=np.array([i.kind == "inverse" for i in instruments], dtype=np.bool_),
             contract_size=np.array([float(i.contract_size) for i in instruments], dtype=np.float64),
-            basis=np.array([basis_code(i.kind, i.tier_basis) for i in instruments], dtype=np.int64),
+            basis=np.array(
+                [basis_code(i.kind, i.tier_basis, conventions.position_value_basis == "entry") for i in instruments],
+                dtype=np.int64,
+            ),
             cap_inclusive=np.array([i.tier_boundary == "cap_inclusive" for i in instruments], dtype=np.bool_),
             fee_rate=np.array(
                 [float(i.fee("liquidation_fee")) if in_ratio else 0.0 for i in instruments], dtype=np.float64

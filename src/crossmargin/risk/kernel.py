@@ -16,6 +16,9 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 
 NOTIONAL, SIZE, CONTRACTS = 0, 1, 2  # what a tier table is keyed by
+#: Added to the basis code where maintenance and tier are on the entry value (Bybit before
+#: 2025-09-02), so the requirement does not move with the price.
+ENTRY_VALUED = 4
 
 
 @numba.njit(inline="always", cache=True)
@@ -44,7 +47,11 @@ def position_terms(
     else:
         notional = quantity * price
         pnl = size * (price - entry)
-    key = notional if basis == NOTIONAL else (quantity if basis == SIZE else quantity / contract_size)
+    value = notional
+    if basis >= ENTRY_VALUED:
+        value = quantity * contract_size / entry if inverse else quantity * entry
+        basis -= ENTRY_VALUED
+    key = value if basis == NOTIONAL else (quantity if basis == SIZE else quantity / contract_size)
     tier = first_tier
     if cap_inclusive:  # a value on a boundary belongs to the lower tier (OKX)
         while tier < last_tier and tier_floor[tier + 1] < key:
@@ -52,5 +59,5 @@ def position_terms(
     else:  # ... or to the higher one (Binance)
         while tier < last_tier and tier_floor[tier + 1] <= key:
             tier += 1
-    maintenance = max(notional * tier_mmr[tier] - tier_amount[tier], 0.0)
+    maintenance = max(value * tier_mmr[tier] - tier_amount[tier], 0.0)
     return notional, pnl, maintenance + notional * fee_rate + fixed_fee

@@ -113,7 +113,13 @@ def pool_of(snapshot: AccountSnapshot, funding_rate: float | None) -> Pool:
         mark=np.array([float(p.mark_price) for p in positions]),
         inverse=np.array([p.instrument.kind == "inverse" for p in positions]),
         contract_size=np.array([float(p.instrument.contract_size) for p in positions]),
-        basis=np.array([basis_code(p.instrument.kind, p.instrument.tier_basis) for p in positions], dtype=np.int64),
+        basis=np.array(
+            [
+                basis_code(p.instrument.kind, p.instrument.tier_basis, conventions.position_value_basis == "entry")
+                for p in positions
+            ],
+            dtype=np.int64,
+        ),
         cap_inclusive=np.array([p.instrument.tier_boundary == "cap_inclusive" for p in positions]),
         fee_rate=np.array([float(p.instrument.fee("liquidation_fee")) if in_ratio else 0.0 for p in positions]),
         fixed_fee=np.array([float(close_fee(p)) if conventions.close_fee_in_maintenance else 0.0 for p in positions]),

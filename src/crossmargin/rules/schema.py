@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -132,6 +133,39 @@ class Instrument(Frozen):
 
         return derived_rates(self)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Instrument:
+        """A changed copy, validated again like a rulebook's own instrument.
+
+        Why not pydantic's copy: it would carry the cached tier rates and floors of the
+        original over to a copy with other tiers (an account's own brackets, a market's
+        current max leverage), and every margin figure would follow the stale table.
+        """
+        data = self.model_dump()
+        data.update(update or {})
+        return type(self).model_validate(data)
+
+    def with_max_leverage(self, max_leverage: Decimal) -> Instrument:
+        """The instrument at another max leverage, as a venue's response may carry it
+        (Hyperliquid's ``maxLeverage`` per asset changes over time).
+
+        The first tier takes the new leverage and no later tier may exceed it; where the
+        maintenance rate derives from max leverage (``1 / (2 x max leverage)``) it follows.
+        """
+        if max_leverage <= 0:
+            raise InputError(f"{self.symbol}.max_leverage", "must be positive")
+        if not self.tiers:
+            raise InputError(f"{self.symbol}.max_leverage", "the rulebook has no tier table to set it on")
+        tiers = [
+            tier.model_copy(update={"max_leverage": max_leverage if i == 0 else min(tier.max_leverage, max_leverage)})
+            for i, tier in enumerate(self.tiers)
+        ]
+        return self.model_copy(update={"tiers": tiers})
+
+    @functools.cached_property
+    def highest_mmr(self) -> Decimal:
+        """The highest maintenance rate of any tier (0 without a table)."""
+        return max((mmr for mmr, _ in self.tier_rates), default=Decimal(0))
+
     @functools.cached_property
     def tier_floors(self) -> tuple[Decimal, ...]:
         """Tier floors in order, for a binary search of the tier holding a value."""
@@ -182,6 +216,27 @@ class OracleRules(Frozen):
     clamp_high: NonNegative | None = None
 
 
+class PriceReporting(Frozen):
+    """How the venue's API prints a liquidation or bankruptcy price.
+
+    The figure a user compares is the one the venue's API returns, so the output carries it
+    exactly that way: snapped to the instrument's tick (``tick``), cut to a number of decimal
+    places (``decimals``, Binance: 8) or significant digits (``significant``, OKX prints its
+    binary doubles unrounded). ``toward_safety`` rounds up where a fall liquidates and down
+    where a rise does; ``half_even`` is a plain rounding of the exact root (Hyperliquid).
+    """
+
+    step: Literal["tick", "decimals", "significant"] = "tick"
+    digits: int | None = Field(default=None, ge=1, le=30)
+    rounding: Literal["toward_safety", "half_even"] = "toward_safety"
+
+    @model_validator(mode="after")
+    def _digits_match_step(self) -> PriceReporting:
+        if (self.step == "tick") != (self.digits is None):
+            raise ValueError("digits goes with step decimals or significant, and only with them")
+        return self
+
+
 class Conventions(Frozen):
     """Account-level conventions of a venue."""
 
@@ -204,6 +259,10 @@ class Conventions(Frozen):
     liquidate_at_equality: bool = True
     # Bybit values an isolated position's maintenance margin on its entry value, not the mark.
     isolated_maintenance_basis: Literal["mark", "entry"] = "mark"
+    # The value a position's initial and maintenance margin and its risk tier are computed on,
+    # in cross and isolated mode: Bybit used the entry value (size x average entry) until
+    # 2025-09-02, when cross margin moved to the mark; everywhere else the mark.
+    position_value_basis: Literal["mark", "entry"] = "mark"
     # Bybit's order cost adds the fee to open and the fee to close to the initial margin.
     order_cost_includes_fees: bool = False
     liquidation: LiquidationRule = LiquidationRule()
@@ -214,6 +273,8 @@ class Conventions(Frozen):
     adl_ranking: Literal["pnl_times_margin_ratio", "pnl_times_effective_leverage", "pnl_and_leverage", "random"] = (
         "pnl_times_margin_ratio"
     )
+    # how the API prints liquidation and bankruptcy prices (``evaluate --json``'s figures)
+    price_reporting: PriceReporting = PriceReporting()
 
 
 class HaircutTier(Frozen):
