@@ -151,3 +151,22 @@ def test_venue_tables_print_rulebook_figures_as_plain_digits():
     assert "1000PEPE/USDT:USDT" in done.stdout
     table_lines = [line for line in done.stdout.splitlines() if line[:1] in "┏┃┡│└"]
     assert table_lines and max(len(line) for line in table_lines) <= 80  # sources are soft-wrapped text
+
+
+@pytest.mark.parametrize("width", [80, 64])
+def test_the_venue_figures_beside_ours_stay_whole(width: int):
+    """An imported account's comparison table: labels wrap, the venue's and our figures never do."""
+    from crossmargin.connect import import_account
+    from crossmargin.margin import parse_account
+
+    response = ROOT / "tests" / "fixtures" / "connect" / "binance-usdm" / "positionRisk_v2_isolated_hedge.json"
+    snapshot = parse_account(import_account("binance-usdm", [response]))
+    document = evaluation_to_json(evaluate_account(snapshot))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    render_evaluation(document, console, "imported", units_of(snapshot.positions))
+    text = console.export_text()
+    rows = [row for p in document["isolated"] for row in p.get("reported", {}).values()]
+    assert rows
+    for row in rows:
+        for value in (row["venue"], row["own"]):
+            assert re.search(rf"(?<![\d.\-]){re.escape(trim(value))}(?![\d.])", text), value
