@@ -80,7 +80,9 @@ def test_an_unwritable_html_target_is_refused_before_anything_is_read(tmp_path: 
 
 def test_the_html_check_comes_before_a_long_monte_carlo(account: Path, tmp_path: Path):
     started = time.monotonic()
-    done = run("montecarlo", account, "--paths", "10000000", "--html", tmp_path / "absent" / "mc.html")
+    done = run(
+        "montecarlo", account, "--paths", "1000000", "--horizon", "365d", "--html", tmp_path / "absent" / "mc.html"
+    )
     refused(done, "--html", "does not exist")
     assert time.monotonic() - started < 60  # the run itself would take many minutes
 
@@ -94,10 +96,9 @@ def test_a_negative_seed_is_refused(account: Path, tmp_path: Path, command: str)
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--paths", "10000001"], "paths: must lie between 1 and 10,000,000"),
+        (["--paths", "1000001"], "paths: must lie between 1 and 1,000,000"),
         (["--paths", "0"], "paths: must lie between 1"),
-        (["--horizon", "100w"], "horizon: is 16,800 steps; at most 8,784"),
-        (["--paths", "2000000", "--horizon", "365d"], "exceed the limit of 10,000,000,000 path-steps"),
+        (["--horizon", "100w"], "horizon: must be at most 365d, got 700d"),
     ],
 )
 def test_monte_carlo_sizes_past_the_documented_limits_are_refused(account: Path, args: list[str], expected: str):

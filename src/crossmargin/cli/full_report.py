@@ -10,7 +10,7 @@ import typer
 
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.formats import pool_asset
-from crossmargin.cli.montecarlo import check_run_size
+from crossmargin.cli.montecarlo import check_seed, check_size
 from crossmargin.cli.output import check_output_file
 from crossmargin.cli.progress import progress
 from crossmargin.margin.account import load_account
@@ -32,7 +32,8 @@ def report(
     Monte Carlo probability of liquidation against the horizon, the guards' stops on the price
     axis and the correlation regime over time, each with its figures."""
     check_output_file(html_file, "--html")
-    check_run_size(paths, MONTE_CARLO_STEPS, seed)
+    check_size(paths, MONTE_CARLO_STEPS)
+    check_seed(seed)
     parse_decimal(level, field="level", positive=True)  # refused now, not after the Monte Carlo
     from crossmargin.cli.guard import guard_document, guard_section_of
     from crossmargin.cli.montecarlo import result_to_json
