@@ -95,3 +95,21 @@ def test_results_print_in_one_short_line():
     )
     assert repr(evaluation.snapshot.positions[0]) == "Position(ETHUSDT long 3683.979 @ 1456.84, mark 1335.18, cross)"
     assert repr(rejected).startswith("Result('o', insufficient_margin")
+
+
+def test_risk_results_print_in_one_short_line():
+    from crossmargin.risk.models import build_model
+    from crossmargin.risk.montecarlo import pool_of, simulate
+    from crossmargin.risk.scenarios import incidents
+    from crossmargin.risk.stress import run_stress
+
+    account = crossmargin.parse_account(
+        {"venue": "generic", "balances": {"USD": "30000"},
+         "positions": [{"symbol": "BTC-PERP", "side": "long", "size": "2", "entry_price": "50000", "mark_price": "51000"}]}
+    )  # fmt: skip
+    stressed = run_stress(account, incidents(["luna-2022"])[0])
+    pool = pool_of(account, None)
+    simulated = simulate(pool, build_model("bootstrap", list(pool.assets), 1), steps=24, paths=1000, seed=0)
+    for value in (stressed, simulated):
+        assert "\n" not in repr(value) and len(repr(value)) < 200, repr(value)
+    assert repr(simulated).startswith("MonteCarloResult(1,000 paths of 24 steps: liquidation probability ")
