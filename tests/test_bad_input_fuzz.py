@@ -74,3 +74,32 @@ def test_any_account_evaluates_or_names_the_bad_field(account):
         for key in ("margin_balance", "maintenance_margin", "max_withdrawable"):
             D(pool[key])
     assert "NaN" not in text and "Infinity" not in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        st.integers(min_value=1, max_value=3000).map(lambda n: ("[" * n + "]" * n).encode()),
+        st.recursive(
+            st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5)),
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+            ),
+            max_leaves=20,
+        ).map(lambda value: json.dumps(value).encode()),
+    )
+)
+def test_any_bytes_parse_as_json_or_name_the_source(data):
+    """Whatever bytes arrive (binary, any text, deep nesting), the strict reader returns a value or
+    raises one InputError naming the source: never UnicodeDecodeError or RecursionError."""
+    from crossmargin.units.jsonio import MAX_JSON_DEPTH, _depth, parse_json
+
+    try:
+        value = parse_json(data, source="body")
+    except InputError as error:
+        assert error.field == "body" and "\n" not in str(error)
+        return
+    assert _depth(value) <= MAX_JSON_DEPTH
+    assert json.loads(data.decode("utf-8-sig"), parse_float=D) == value  # what is accepted reads as plain JSON does

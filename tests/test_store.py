@@ -210,6 +210,27 @@ class StoreContract:
         with open_store(db_url) as store, pytest.raises(StoreError, match="refusing to change"):
             store.set_metadata({"venue": "bybit"})
 
+    def test_a_read_only_store_replays_and_refuses_every_write(self, db_url: str) -> None:
+        durable = self.open_durable(db_url)
+        run(durable, workload())
+        live_hash = durable.state_hash()
+        durable.close()
+        with open_store(db_url, read_only=True) as store:
+            assert replay(store)[1] == live_hash
+            record = Record.build(len(workload()) + 1, store.head()[1], {"command_id": "x"}, {})
+            with pytest.raises(StoreError):
+                store.append(record)  # the database itself refuses: a read-only connection or transaction
+            with pytest.raises(StoreError):
+                store.set_metadata({"extra": "value"})
+        assert replay_url(db_url).state_hash == live_hash
+
+    def test_a_read_only_open_creates_no_table(self, db_url: str) -> None:
+        self.raw(db_url, "CREATE TABLE unrelated (x INTEGER)")  # a database that holds no log
+        with pytest.raises(InputError, match="holds no crossmargin log"):
+            open_store(db_url, read_only=True)
+        with pytest.raises(InputError, match="holds no crossmargin log"):
+            open_store(db_url, read_only=True)  # still none: the first attempt made nothing
+
 
 def _json(text: str) -> dict[str, object]:
     value = json.loads(text)

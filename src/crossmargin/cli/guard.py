@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.formats import percent
 from crossmargin.cli.montecarlo import decimal_text, parse_hours
+from crossmargin.cli.output import check_output_file
 from crossmargin.cli.stress import health_text
 from crossmargin.margin.account import load_account
 from crossmargin.margin.position import notional
@@ -46,6 +48,10 @@ def guard(
     from crossmargin.risk.guards import TrailingBuffer, adverse_reserve, largest_sizes, leverage_advice, stop_levels
     from crossmargin.risk.scenarios import betas
 
+    check_output_file(html_file, "--html")
+    window_hours = parse_hours(window, "window")
+    if reserve_probability is not None and not 0 <= reserve_probability < 1:
+        raise InputError("--reserve-probability", f"must lie in [0, 1), got {reserve_probability}")
     snapshot = load_account(account)
     assets = sorted({p.instrument.base_asset for p in snapshot.positions})
     if not assets:
@@ -54,9 +60,6 @@ def guard(
     move = parse_decimal(reserve_move, field="reserve-move")
     if not Decimal(0) < abs(move) < 1:
         raise InputError("reserve-move", f"the size of a move is a fraction between 0 and 1 (0.3 is 30 %), got {move}")
-    hours = parse_hours(window, "window")
-    if reserve_probability is not None and not 0 <= reserve_probability < 1:
-        raise InputError("reserve-probability", f"must lie in [0, 1), got {reserve_probability}")
     start = evaluate_account(snapshot, with_prices=False)
     stops = stop_levels(snapshot, chosen, betas(assets) if beta else None)
     cross = [p for p in snapshot.positions if p.margin_mode is MarginMode.CROSS]
@@ -72,7 +75,7 @@ def guard(
         "joint_move": "beta-scaled" if beta else "uniform",
         "stops": stops_to_json(stops),
         "reserve": _reserve_json(reserve, settlement, abs(move)),
-        "largest_sizes": _sizes(*largest_sizes(snapshot, hours)),
+        "largest_sizes": _sizes(*largest_sizes(snapshot, window_hours)),
         "leverage": [
             {"asset": a.asset, "annual_volatility": decimal_text(round(a.annual_volatility, 4)),
              "worst_day_fall": decimal_text(round(a.worst_day_quantile, 4)), "recommended": a.recommended,
@@ -87,7 +90,7 @@ def guard(
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
-    _render(document)
+    _render(document, {p.symbol: p.instrument.quote_asset for p in snapshot.positions})
 
 
 def stops_to_json(stops: list[Any]) -> list[dict[str, str]]:
@@ -111,27 +114,26 @@ def guard_document(snapshot: Any, level: str) -> dict[str, Any]:
 
 
 def guard_section_of(snapshot: Any, document: dict[str, Any]) -> Any:
-    """The guard chart: stops and liquidation prices on the price axis."""
+    """The guard chart: stops and liquidation prices (as ``evaluate`` prints them) on the price axis."""
     from crossmargin.cli.report import guard_section
     from crossmargin.margin.evaluate import evaluate_account
+    from crossmargin.margin.report import evaluation_to_json
 
-    evaluation = evaluate_account(snapshot)
-    liquidation: dict[str, float | None] = {}
-    for pool in evaluation.pools:
-        for figures, pair in zip(pool.figures.positions, pool.prices, strict=True):
-            price = pair.liquidation_price
-            liquidation[figures.position.symbol] = None if price is None else float(price)
-    for iso in evaluation.isolated:
-        price = iso.prices.liquidation_price
-        liquidation[iso.figures.position.symbol] = None if price is None else float(price)
-    marks = {p.symbol: float(p.mark_price) for p in snapshot.positions}
-    return guard_section(document, marks, liquidation)
+    evaluation = evaluation_to_json(evaluate_account(snapshot))
+    positions = [p for pool in evaluation["pools"] for p in pool["positions"]] + evaluation["isolated"]
+    liquidation: dict[str, Decimal | None] = {}
+    for position in positions:
+        text = position.get("liquidation_price_tick", position["liquidation_price"])
+        liquidation[position["symbol"]] = None if text is None else Decimal(text)
+    marks = {p.symbol: p.mark_price for p in snapshot.positions}
+    quote = {p.symbol: p.instrument.quote_asset for p in snapshot.positions}
+    return guard_section(document, marks, liquidation, quote)
 
 
 def _write_html(path: Path, account: Path, snapshot: Any, document: dict[str, Any]) -> None:
     from crossmargin.cli.report import write_report
 
-    write_report(path, f"Guards: {account.name}", [guard_section_of(snapshot, document)])
+    write_report(path, f"Guards: {account.name}", [guard_section_of(snapshot, document)], account=snapshot)
 
 
 def _reserve_for_odds(snapshot: Any, target: float, ceiling: float) -> dict[str, Any]:
@@ -181,7 +183,7 @@ def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:
     return {"factor": format(factor, "f"), "sizes": {symbol: format(size, "f") for symbol, size in sizes.items()}}
 
 
-def _render(document: dict[str, Any]) -> None:
+def _render(document: dict[str, Any], quote: dict[str, str]) -> None:
     console = Console()
     if document["liquidatable"]:
         console.print(
@@ -190,9 +192,10 @@ def _render(document: dict[str, Any]) -> None:
         )
     stops = Table(title=f"stops that fire before health {document['level']} ({document['joint_move']} joint move)")
     for column in ("symbol", "side", "stop at", "joint move"):
-        stops.add_column(column)
+        stops.add_column(column, justify="left" if column in ("symbol", "side") else "right")
     for stop in document["stops"]:
-        stops.add_row(stop["symbol"], stop["side"], stop["trigger_price"], stop["move"])
+        trigger = f"{stop['trigger_price']} {quote.get(stop['symbol'], '')}".rstrip()
+        stops.add_row(stop["symbol"], stop["side"], trigger, percent(stop["move"], signed=True))
     console.print(stops)
     reserve = document["reserve"]
     amount = reserve["amount"] or "more than the positions' notional"

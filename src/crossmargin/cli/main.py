@@ -19,7 +19,7 @@ from crossmargin.cli.import_command import HELP as IMPORT_HELP
 from crossmargin.cli.import_command import import_command
 from crossmargin.cli.montecarlo import montecarlo
 from crossmargin.cli.regime import regime
-from crossmargin.cli.render import render_evaluation
+from crossmargin.cli.render import render_evaluation, units_of
 from crossmargin.cli.run import HELP as RUN_HELP
 from crossmargin.cli.run import run
 from crossmargin.cli.stress import stress
@@ -69,15 +69,21 @@ def evaluate(
     """Margin ratio, health, withdrawable amount, liquidation prices and the liquidation move."""
     documents = []
     for path in accounts:
-        snapshot = account_from_json(sys.stdin.read(), source="stdin") if str(path) == "-" else load_account(path)
-        documents.append((path, evaluation_to_json(evaluate_account(snapshot))))
+        snapshot = account_from_json(_stdin_bytes(), source="stdin") if str(path) == "-" else load_account(path)
+        documents.append((path, evaluation_to_json(evaluate_account(snapshot)), units_of(snapshot.positions)))
     if as_json:
-        payload = documents[0][1] if len(documents) == 1 else [doc for _, doc in documents]
+        payload = documents[0][1] if len(documents) == 1 else [doc for _, doc, _ in documents]
         typer.echo(json.dumps(payload, indent=2))
         return
     console = Console()
-    for path, document in documents:
-        render_evaluation(document, console, str(path))
+    for path, document, units in documents:
+        render_evaluation(document, console, str(path), units)
+
+
+def _stdin_bytes() -> bytes:
+    """Standard input as bytes, so that its encoding is checked like a file's."""
+    stream = getattr(sys.stdin, "buffer", None)
+    return stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.formats import amount, pool_asset
+from crossmargin.cli.output import check_output_file
 from crossmargin.margin.account import load_account
 from crossmargin.units import InputError
 
@@ -48,6 +50,28 @@ def parse_correlations(text: str | None) -> dict[tuple[str, str], float]:
             raise InputError("corr", f"pairs are written A:B=value, got {item!r}")
         pairs[(first.strip(), second.strip())] = _number(value, f"corr.{names.strip()}")
     return pairs
+
+
+def check_seed(seed: int) -> None:
+    """numpy seeds with a whole number 0 or above; refused here, before any work, not inside numpy."""
+    if seed < 0:
+        raise InputError("seed", f"must be a whole number 0 or above, got {seed}")
+
+
+def _check_model_options(model: str, vol: str | None, corr: str | None, drift: str) -> None:
+    """Refuse an option the chosen model would ignore, rather than run without it unsaid:
+    bootstrap draws real returns (no vol, correlation or drift); student-t has no drift."""
+    ignored = [
+        name
+        for name, given, used_by in (
+            ("vol", vol is not None, ("gaussian", "student-t")),
+            ("corr", corr is not None, ("gaussian", "student-t")),
+            ("drift", _number(drift, "drift") != 0, ("gaussian",)),
+        )
+        if given and model not in used_by
+    ]
+    if ignored:
+        raise InputError(ignored[0], f"does not apply to the {model} model (--{ignored[0]} is for another --model)")
 
 
 def _number(text: str, field: str) -> float:
@@ -104,8 +128,8 @@ def montecarlo(
     model: Annotated[str, typer.Option("--model", help="bootstrap (default), student-t or gaussian.")] = "bootstrap",
     horizon: Annotated[str, typer.Option("--horizon", help="How far ahead: 30d, 12h, 2w.")] = "30d",
     step: Annotated[str, typer.Option("--step", help="Step between checks: 1h, 8h, 1d.")] = "1h",
-    paths: Annotated[int, typer.Option("--paths", help="Number of simulated paths.")] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same paths.")] = 0,
+    paths: Annotated[int, typer.Option("--paths", help="Number of simulated paths (at most 1,000,000).")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed, 0 or above: the same seed gives the same paths.")] = 0,
     vol: Annotated[str | None, typer.Option("--vol", help="Annualised vols, BTC=0.8,ETH=0.9 (gaussian).")] = None,
     corr: Annotated[str | None, typer.Option("--corr", help="Correlations, BTC:ETH=0.8 (gaussian).")] = None,
     drift: Annotated[str, typer.Option("--drift", help="Annual mean of the gaussian log returns.")] = "0",
@@ -124,14 +148,19 @@ def montecarlo(
     if horizon_hours % step_hours:
         raise InputError("step", f"must divide the horizon ({horizon} is not a whole number of {step})")
     check_size(paths, horizon_hours)
+    check_seed(seed)
+    check_output_file(html_file, "--html")
     rate = None if funding_rate is None else _number(funding_rate, "funding-rate")
-    pool = pool_of(load_account(account), rate)
+    snapshot = load_account(account)
+    pool = pool_of(snapshot, rate)
+    vols, correlations = parse_vols(vol), parse_correlations(corr)
+    _check_model_options(model, vol, corr, drift)
     chosen = build_model(
         model,
         list(pool.assets),
         step_hours,
-        vols=parse_vols(vol),
-        correlations=parse_correlations(corr) or None,
+        vols=vols,
+        correlations=correlations or None,
         drift=_number(drift, "drift"),
     )
     steps = horizon_hours // step_hours
@@ -147,8 +176,10 @@ def montecarlo(
     if html_file is not None:
         from crossmargin.cli.report import montecarlo_section, write_report
 
-        section = montecarlo_section(result.liquidated_at, step_hours, document)
-        write_report(html_file, f"Monte Carlo: {account.name}", [section])
+        section = montecarlo_section(
+            result.liquidated_at, step_hours, document, pool_asset(snapshot.positions, snapshot.asset_mode)
+        )
+        write_report(html_file, f"Monte Carlo: {account.name}", [section], account=snapshot)
     if as_json:
         typer.echo(json.dumps(document, indent=2))
         return
@@ -161,5 +192,8 @@ def montecarlo(
     table.add_row("standard error", f"{result.standard_error:.4%}")
     for q, v in result.min_health_quantiles().items():
         table.add_row(f"lowest health, {float(q):.0%} quantile", f"{v:.4f}")
-    table.add_row(f"expected shortfall of equity ({ES_LEVEL:.0%})", f"{result.expected_shortfall():,.2f}")
+    asset = pool_asset(snapshot.positions, snapshot.asset_mode)
+    table.add_row(
+        f"expected shortfall of equity ({ES_LEVEL:.0%})", f"{amount(result.expected_shortfall(), asset)} {asset}"
+    )
     Console().print(table)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.montecarlo import decimal_text, parse_hours
+from crossmargin.cli.output import check_output_file
 from crossmargin.margin.account import load_account
 
 
@@ -34,6 +35,7 @@ def regime(
     from crossmargin.risk.regime import regime as run_regime
     from crossmargin.risk.regime import weights_of
 
+    check_output_file(html_file, "--html")
     snapshot = load_account(account)
     series = run_regime(
         weights_of(snapshot.positions),
@@ -45,8 +47,8 @@ def regime(
     if html_file is not None:
         from crossmargin.cli.report import regime_section, write_report
 
-        section = regime_section(series.hours, series.average_correlation, series.diversification_ratio, threshold)
-        write_report(html_file, f"Regime: {account.name}", [section])
+        section = regime_section(series, threshold)
+        write_report(html_file, f"Regime: {account.name}", [section], account=snapshot)
     if as_json:
         document = {
             "assets": list(series.assets),

@@ -44,7 +44,8 @@ def render_reported(document: dict[str, Any], console: Console) -> None:
         sources = ", ".join(s["endpoint"] + (f" at {s['time']}" if s["time"] else "") for s in reported["sources"])
         table = Table(title="The venue's figures beside ours", caption=f"from {sources}" if sources else None)
         for column in ("where", "figure", "venue", "ours", "ours - venue"):
-            table.add_column(column, justify="left" if column in ("where", "figure") else "right", overflow="fold")
+            words = column in ("where", "figure")  # labels wrap at 80 columns; a figure is never cut
+            table.add_column(column, justify="left" if words else "right", no_wrap=not words, overflow="fold")
         for where, name, row in _rows(document):
             style = "" if row["agrees"] else "bold red"
             table.add_row(

@@ -21,12 +21,21 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crossmargin.cli.errors import fail, input_errors_exit
+from crossmargin.cli.errors import EXIT_FAILED, fail, input_errors_exit, store_failure
+from crossmargin.cli.progress import progress
+from crossmargin.engine.commands import Command, Result
 from crossmargin.engine.core import Engine
 from crossmargin.rules import load_rulebook
-from crossmargin.scenario import Executor, Scenario, StepReport, load_scenario, run_scenario
+from crossmargin.scenario import Executor, Scenario, StepReport, parse_scenario, run_scenario
+from crossmargin.units import InputError
+from crossmargin.units.jsonio import read_text_file
 
-EXIT_EXPECTATION_FAILED = 1
+EXIT_EXPECTATION_FAILED = EXIT_FAILED
+#: Largest scenario run: its file (read whole before any step runs) and its steps.
+MAX_SCENARIO_BYTES = 32 * 1024 * 1024
+MAX_SCENARIO_STEPS = 100_000
+#: From this many steps a run reports its progress in a log too (a terminal always has a bar).
+LONG_RUN_STEPS = 5_000
 
 HELP = """Run a scenario script through the engine and check its expectations.
 
@@ -56,7 +65,8 @@ names). A value is exact ("9950") or bounded ({above|below|at_least|at_most:
 "1"}). Numbers are quoted decimal strings or integers; floats are refused.
 
 \b
-Exit codes: 0 every expectation held, 1 one failed, 2 malformed file.
+Exit codes: 0 every expectation held, 1 one failed (or the --db store
+failed), 2 malformed file. At most 100,000 steps and 32 MiB per file.
 The whole format: docs/scenarios.md; examples: scenarios/.
 """
 
@@ -91,7 +101,7 @@ def _backend(venue: str, url: str | None) -> _Backend:
     try:
         durable = store.DurableEngine(store.open_store(url), rulebook)
     except errors as error:
-        raise fail(f"--db: {error}") from None
+        raise store_failure(error) from None
     return _Backend(durable.engine, durable.execute, durable.close, errors)
 
 
@@ -109,18 +119,24 @@ def _verdict(report: StepReport) -> Text:
 
 
 def _render(scenario: Scenario, source: str, reports: list[StepReport], console: Console) -> None:
-    """One row per step, then every failed expectation on a line of its own."""
+    """One row per step, then every failed expectation on a line of its own.
+
+    A step's command and result code share a column and each figure has a line of its own, so
+    that at 80 columns the figures keep room enough never to be cut."""
     title = f"{source} · {scenario.venue}" + (f"\n{scenario.description}" if scenario.description else "")
     table = Table(title=Text(title))
-    for column in ("#", "id", "command", "code", "figures and events", "expect"):
-        wraps = column in ("id", "figures and events")
-        table.add_column(column, justify="right" if column == "#" else "left", no_wrap=not wraps, overflow="fold")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", overflow="fold", max_width=20)
+    table.add_column("command\nresult", no_wrap=True)
+    table.add_column("figures and events", overflow="fold")
+    table.add_column("expect", no_wrap=True)
     for report in reports:
-        code = Text(report.code, style="green" if report.code == "accepted" else "yellow")
-        figures = " · ".join(f"{k} {v}" for k, v in report.figures.items())
-        detail = "\n".join(part for part in (figures, _events_text(report.events), report.message) if part)
-        row = (str(report.number), Text(report.step_id), report.kind, code, Text(detail), _verdict(report))
-        table.add_row(*row)  # ids and messages as Text: brackets in them are not Rich markup
+        step = Text(report.kind + "\n")
+        step.append(report.code, style="green" if report.code == "accepted" else "yellow")
+        figures = [f"{k} {v}" for k, v in report.figures.items()]
+        detail = "\n".join(part for part in (*figures, _events_text(report.events), report.message) if part)
+        # ids and messages as Text: brackets in them are not Rich markup
+        table.add_row(str(report.number), Text(report.step_id), step, Text(detail), _verdict(report))
     console.print(table)
     for report in reports:
         for failure in report.failures:
@@ -149,6 +165,24 @@ def _document(scenario: Scenario, source: str, reports: list[StepReport]) -> dic
     return {**head, "steps": steps, "passed": passed, "failed": failed}
 
 
+def _load(path: Path) -> Scenario:
+    """Read and validate the whole file (no step runs), within the documented limits."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise InputError(str(path), f"cannot be read ({error.strerror or error})") from None
+    if size > MAX_SCENARIO_BYTES:
+        raise InputError(str(path), f"is {size:,} bytes; a scenario file holds at most {MAX_SCENARIO_BYTES:,}")
+    text = read_text_file(path)
+    try:
+        parsed = parse_scenario(text, source=path.name)
+    except RecursionError:
+        raise InputError(path.name, "nests lists or mappings too deeply") from None
+    if len(parsed.steps) > MAX_SCENARIO_STEPS:
+        raise InputError("steps", f"{len(parsed.steps):,} steps; a scenario runs at most {MAX_SCENARIO_STEPS:,}")
+    return parsed
+
+
 @input_errors_exit
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (format: docs/scenarios.md).")],
@@ -158,12 +192,20 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document instead of the table.")] = False,
 ) -> None:
     """Registered with :data:`HELP` as its help; the file is validated whole before any step runs."""
-    parsed = load_scenario(scenario)
+    parsed = _load(scenario)
     backend = _backend(parsed.venue, db)
+    execute = backend.execute or backend.engine.execute
     try:
-        reports = run_scenario(parsed, engine=backend.engine, executor=backend.execute)
+        with progress(len(parsed.steps), "run", "steps", long_from=LONG_RUN_STEPS) as advance:
+
+            def counted(command: Command) -> Result:
+                result = execute(command)
+                advance(1)
+                return result
+
+            reports = run_scenario(parsed, engine=backend.engine, executor=counted)
     except backend.errors as error:
-        raise fail(f"--db: {error}") from None
+        raise store_failure(error) from None
     finally:
         backend.close()
     document = _document(parsed, scenario.name, reports)

@@ -1,9 +1,12 @@
-"""``crossmargin replay`` and ``crossmargin inspect``: rebuild the engine from its event log."""
+"""``crossmargin replay`` and ``crossmargin inspect``: rebuild the engine from its event log.
+
+Both only read: the store is opened read-only (no file created or changed, no table made), so
+an archived log on a read-only file system can be replayed, and a missing path stays missing.
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal
 from typing import Annotated
 
@@ -12,16 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
-from crossmargin.cli.render import render_evaluation
+from crossmargin.cli.render import render_evaluation, units_of
 from crossmargin.margin.evaluate import evaluate_account
 from crossmargin.margin.report import evaluation_to_json
-
-EXIT_STORE_FAILURE = 1
-
-
-def _store_failure(error: Exception) -> typer.Exit:
-    print(f"error: {error}", file=sys.stderr)
-    return typer.Exit(EXIT_STORE_FAILURE)
+from crossmargin.units import InputError
 
 
 @input_errors_exit
@@ -31,12 +28,9 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Rebuild state from the event log, verifying its hash chain, and print the state's hash."""
-    from crossmargin.store import StoreError, replay_url
+    from crossmargin.store import replay_url
 
-    try:
-        report = replay_url(db, venue)
-    except StoreError as error:
-        raise _store_failure(error) from None
+    report = replay_url(db, venue)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -55,21 +49,19 @@ def inspect(
 ) -> None:
     """An account's figures (as ``evaluate`` shows them) and its ledger balances."""
     from crossmargin.engine.state import snapshot
-    from crossmargin.store import StoreError, open_store
+    from crossmargin.store import open_store
     from crossmargin.store.durable import rebuild
 
-    try:
-        with open_store(db, create=False) as store:
-            engine = rebuild(store, None).engine
-    except StoreError as error:
-        raise _store_failure(error) from None
+    with open_store(db, read_only=True) as store:
+        engine = rebuild(store, None).engine
     if account is None:
         typer.echo("\n".join(sorted(engine.accounts)) or "no accounts")
         return
     state = engine.accounts.get(account)
     if state is None:
-        raise _store_failure(ValueError(f"ACCOUNT: unknown account {account!r}"))
-    document = evaluation_to_json(evaluate_account(snapshot(engine.rulebook, engine.ledger, state, engine.markets)))
+        raise InputError("ACCOUNT", f"unknown account {account!r} (accounts: {', '.join(sorted(engine.accounts))})")
+    account_snapshot = snapshot(engine.rulebook, engine.ledger, state, engine.markets)
+    document = evaluation_to_json(evaluate_account(account_snapshot))
     named = {
         f"{entry.kind.value}:{entry.asset}" + (f":{entry.symbol}" if entry.symbol else ""): value
         for entry, value in engine.ledger.owner_balances(account).items()
@@ -80,7 +72,7 @@ def inspect(
         typer.echo(json.dumps({"account": account, "ledger": balances, "evaluation": document}, indent=2))
         return
     console = Console()
-    render_evaluation(document, console, f"account {account}")
+    render_evaluation(document, console, f"account {account}", units_of(account_snapshot.positions))
     table = Table(title="Ledger balances")
     table.add_column("account")
     table.add_column("balance", justify="right")

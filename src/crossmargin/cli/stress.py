@@ -13,9 +13,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
+from crossmargin.cli.formats import pool_asset
+from crossmargin.cli.output import check_output_file
+from crossmargin.cli.risk_tables import stress_table
 from crossmargin.margin.account import load_account
 from crossmargin.units import RATIO_UNIT, InputError, Rounding, parse_decimal, quantize
 
@@ -72,6 +74,7 @@ def stress(
     """Equity before and after, the path of health, whether and when the account is liquidated (as the
     venue runs it, through the engine), the loss and the bad debt, per scenario. With no scenario
     given: uniform and beta-scaled moves of -10 %, -20 % and -30 %."""
+    check_output_file(html_file, "--html")
     from crossmargin.risk.scenarios import beta_scaled, incidents, load_scenario_file
     from crossmargin.risk.scenarios import uniform as uniform_move
     from crossmargin.risk.stress import MAX_STEPS, run_stress
@@ -96,27 +99,14 @@ def stress(
     if html_file is not None:
         from crossmargin.cli.report import stress_section, write_report
 
-        write_report(html_file, f"Stress: {account.name}", [stress_section([report_to_json(r) for r in reports])])
+        asset = pool_asset(snapshot.positions, snapshot.asset_mode)
+        section = stress_section([report_to_json(r) for r in reports], chosen, asset)
+        write_report(html_file, f"Stress: {account.name}", [section], account=snapshot)
     if as_json:
         typer.echo(json.dumps({"account": str(account), "scenarios": [report_to_json(r) for r in reports]}, indent=2))
         return
-    table = Table(title=f"{account} · stress through the engine")
-    for column in ("scenario", "equity before", "equity after", "lowest health", "liquidated", "loss", "bad debt"):
-        table.add_column(column, justify="left" if column == "scenario" else "right")
-    for report in reports:
-        when = f"step {report.liquidated_at_step} ({report.liquidated_at_hours} h)" if report.liquidated else "no"
-        when = "at the start (step 0)" if report.liquidated_at_step == 0 else when
-        when += " (locked out)" if report.liquidated_in_blackout else ""
-        lowest = report.min_health
-        table.add_row(
-            report.scenario,
-            f"{report.equity_before:,.2f}",
-            f"{report.equity_after:,.2f}",
-            "--" if lowest is None else f"{lowest:.4f}",
-            when,
-            f"{report.loss:,.2f}",
-            f"{report.bad_debt:,.2f}",
-        )
+    asset = pool_asset(snapshot.positions, snapshot.asset_mode)
+    table = stress_table(f"{account} · stress through the engine", reports, asset)
     Console().print(table)
 
 

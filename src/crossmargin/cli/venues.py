@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crossmargin.cli.errors import fail, input_errors_exit
+from crossmargin.cli.output import check_output_file, write_output_file
+from crossmargin.cli.tables import Cell, Column, print_fitted, unit_header
 from crossmargin.rules import Instrument, Rulebook, available_rulebooks, load_rulebook
 from crossmargin.rules.ccxt_import import read_ccxt_json, rulebook_from_ccxt
 from crossmargin.rules.registry import user_rules_dir
@@ -33,44 +36,57 @@ def list_venues() -> None:
     Console().print(table)
 
 
-def _instrument_table(instrument: Instrument) -> Table:
-    unit = instrument.settlement_asset
-    table = Table(
-        title=f"{instrument.symbol} ({instrument.ccxt_symbol or '-'}) tiers by {instrument.tier_basis}"
-        f" in {unit if instrument.tier_basis == 'notional' else instrument.tier_basis}"
-    )
-    for column in ("tier", "floor", "cap", "max leverage", "MMR", "maintenance amount"):
-        table.add_column(column, justify="right")
-    for index, tier in enumerate(instrument.tiers, start=1):
-        table.add_row(
+def _plain(value: Decimal | None) -> str:
+    """A rulebook figure as plain digits (``0.0000001``, never ``1E-7``); ``--`` where there is none."""
+    return "--" if value is None else format(value, "f")
+
+
+def _print_instrument(console: Console, instrument: Instrument) -> None:
+    basis = instrument.tier_basis
+    unit = instrument.settlement_asset if basis == "notional" else basis
+    title = f"{instrument.symbol} ({instrument.ccxt_symbol or '-'}) tiers by {basis}"
+    columns = [
+        Column("tier", key=True),
+        Column(unit_header("floor", unit)),
+        Column(unit_header("cap", unit)),
+        Column("max\nleverage"),
+        Column("MMR"),
+        Column(unit_header("maintenance\namount", instrument.settlement_asset)),
+    ]
+    rows: list[list[Cell]] = [
+        [
             str(index),
-            str(tier.floor),
-            "open" if tier.cap is None else str(tier.cap),
-            str(tier.max_leverage),
-            "1/(2 x max lev)" if tier.mmr is None else str(tier.mmr),
-            str(tier.maintenance_amount),
-        )
-    return table
+            _plain(tier.floor),
+            "open" if tier.cap is None else _plain(tier.cap),
+            _plain(tier.max_leverage),
+            "1/(2 x max lev)" if tier.mmr is None else _plain(tier.mmr),
+            _plain(tier.maintenance_amount),
+        ]
+        for index, tier in enumerate(instrument.tiers, start=1)
+    ]
+    print_fitted(console, title, columns, rows)
 
 
-def _overview(rulebook: Rulebook) -> Table:
+def _print_overview(console: Console, rulebook: Rulebook) -> None:
     data = rulebook.data
-    table = Table(title=f"{data.title} — as of {data.as_of}")
-    for column in ("symbol", "ccxt", "kind", "type", "settle", "contract size", "tick", "lot", "tiers"):
-        table.add_column(column)
-    for i in data.instruments:
-        table.add_row(
+    columns = [Column("symbol", "left", key=True)]
+    columns += [Column(name, "left") for name in ("ccxt", "kind", "type", "settle")]
+    columns += [Column(name) for name in ("contract\nsize", "tick", "lot", "tiers")]
+    rows: list[list[Cell]] = [
+        [
             i.symbol,
             i.ccxt_symbol or "-",
             i.kind,
             i.contract_type,
             i.settlement_asset,
-            str(i.contract_size),
-            str(i.tick_size),
-            str(i.lot_size),
+            _plain(i.contract_size),
+            _plain(i.tick_size),
+            _plain(i.lot_size),
             str(len(i.tiers)),
-        )
-    return table
+        ]
+        for i in data.instruments
+    ]
+    print_fitted(console, f"{data.title} — as of {data.as_of}", columns, rows)
 
 
 @venues_app.command("show")
@@ -83,9 +99,9 @@ def show(
     rulebook = load_rulebook(name)
     console = Console()
     if symbol is not None:
-        console.print(_instrument_table(rulebook.instrument(symbol, field_name="SYMBOL")))
+        _print_instrument(console, rulebook.instrument(symbol, field_name="SYMBOL"))
         return
-    console.print(_overview(rulebook))
+    _print_overview(console, rulebook)
     conventions = rulebook.data.conventions.model_dump(mode="json")
     console.print(yaml.safe_dump({"conventions": conventions}, sort_keys=False).rstrip())
     console.print("sources:")
@@ -108,6 +124,7 @@ def import_ccxt(
     """Turn ccxt markets and leverage tiers into a validated rulebook file."""
     if not name or "@" in name or "/" in name:
         raise fail("--name: must be a plain venue name such as my-binance")
+    check_output_file(output, "--output")
     try:
         date = datetime.date.fromisoformat(as_of) if as_of else datetime.datetime.now(datetime.UTC).date()
     except ValueError:
@@ -121,6 +138,10 @@ def import_ccxt(
         template=like,
     )
     target = output or user_rules_dir() / f"{name}@{date.isoformat()}.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    if output is None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError("CROSSMARGIN_RULES_DIR", f"cannot create {target.parent} ({error.strerror})") from None
+    write_output_file(target, yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "--output")
     typer.echo(f"wrote {target}: {len(rulebook.data.instruments)} instruments, as of {date.isoformat()}")

@@ -253,3 +253,10 @@ class Result(NamedTuple):
     code: ResultCode
     message: str = ""
     events: tuple[dict[str, object], ...] = ()
+
+    def __repr__(self) -> str:
+        """One line: the id, the code, the reason and the events by name (their bodies are in ``events``)."""
+        names = [str(event.get("event")) for event in self.events]
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        reason = f", {self.message!r}" if self.message else ""
+        return f"Result({self.command_id!r}, {self.code.value}{reason}, events: {shown or 'none'})"

@@ -8,7 +8,6 @@ back to something else.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,6 +18,7 @@ from crossmargin.margin.types import MarginMode, Position, PositionSide, Side
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.rules.overrides import Override, with_instruments
 from crossmargin.units import InputError, parse_decimal
+from crossmargin.units.jsonio import parse_json, read_json_file
 
 ACCOUNT_KEYS = {
     "venue",
@@ -71,27 +71,27 @@ class AccountSnapshot(NamedTuple):
     def approved(self, asset: str) -> bool:
         return self.collateral is None or asset in self.collateral
 
+    def __repr__(self) -> str:
+        """One line: the rulebook inside holds every instrument's tiers."""
+        balances = ", ".join(f"{asset} {value}" for asset, value in self.balances.items())
+        return (
+            f"AccountSnapshot({self.rulebook.venue}@{self.rulebook.data.as_of}, {self.asset_mode} asset mode, "
+            f"balances {{{balances}}}, {len(self.positions)} positions)"
+        )
 
-def account_from_json(text: str, *, source: str) -> AccountSnapshot:
-    """Parse account JSON text (numbers kept as exact decimals); ``source`` names it in errors."""
 
-    def reject_constant(name: str) -> Any:
-        raise InputError(source, f"contains {name}, which is not a number")
+def account_from_json(text: str | bytes, *, source: str) -> AccountSnapshot:
+    """Parse account JSON text (numbers kept as exact decimals); ``source`` names it in errors.
 
-    try:
-        raw = json.loads(text, parse_float=Decimal, parse_constant=reject_constant)
-    except json.JSONDecodeError as error:
-        raise InputError(source, f"is not valid JSON ({error.msg} at line {error.lineno})") from None
-    return parse_account(raw)
+    The reading is strict (:mod:`crossmargin.units.jsonio`): UTF-8, every key once, no NaN,
+    bounded nesting, so a key given twice cannot silently replace the first.
+    """
+    return parse_account(parse_json(text, source=source))
 
 
 def load_account(path: str | Path) -> AccountSnapshot:
     """Read and validate an account file; a truncated or malformed file is an InputError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(str(path), f"cannot be read ({error.strerror})") from None
-    return account_from_json(text, source=str(path))
+    return parse_account(read_json_file(path))
 
 
 def _mapping(raw: object, field: str) -> dict[str, Any]:

@@ -22,7 +22,12 @@ from crossmargin.margin.pool import MultiAssetValuation, PoolFigures, PoolInput,
 from crossmargin.margin.position import close_fee, position_figures
 from crossmargin.margin.types import MarginMode, Position, PositionFigures
 from crossmargin.rules.schema import Conventions
-from crossmargin.units import ZERO, Rounding, div, exact_arithmetic
+from crossmargin.units import RATIO_UNIT, ZERO, Rounding, div, exact_arithmetic, quantize
+
+
+def _ratio(value: Decimal | None) -> Decimal | None:
+    """A health for a repr: to 1e-8, rounded down as ``evaluate`` prints it."""
+    return None if value is None else quantize(value, RATIO_UNIT, rounding=Rounding.FLOOR)
 
 
 class PoolReport(NamedTuple):
@@ -32,6 +37,13 @@ class PoolReport(NamedTuple):
     prices: tuple[PricePair, ...]  # one per position, in the order of ``figures.positions``
     move: LiquidationMove
     liquidatable: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"PoolReport({self.figures.pool.settlement_asset}, {len(self.prices)} positions, health "
+            f"{_ratio(self.figures.health())}, move down {self.move.down} up {self.move.up}, "
+            f"liquidatable={self.liquidatable})"
+        )
 
 
 class IsolatedReport(NamedTuple):
@@ -43,6 +55,13 @@ class IsolatedReport(NamedTuple):
     prices: PricePair
     liquidatable: bool
 
+    def __repr__(self) -> str:
+        position = self.figures.position
+        return (
+            f"IsolatedReport({position.symbol} {position.side.value} {position.size}, isolated margin "
+            f"{self.isolated_margin}, health {_ratio(self.health())}, liquidatable={self.liquidatable})"
+        )
+
     def health(self) -> Decimal | None:
         requirement = self.figures.requirement
         if requirement <= 0:
@@ -51,9 +70,18 @@ class IsolatedReport(NamedTuple):
 
 
 class Evaluation(NamedTuple):
+    """Every pool and isolated position of an account; ``evaluation_to_json`` gives the document."""
+
     snapshot: AccountSnapshot
     pools: tuple[PoolReport, ...]
     isolated: tuple[IsolatedReport, ...]
+
+    def __repr__(self) -> str:
+        """One line: the figures are in ``evaluation_to_json``, the full fields a screen each."""
+        return (
+            f"Evaluation({self.snapshot.rulebook.venue}, pools: {len(self.pools)}, isolated: {len(self.isolated)}, "
+            f"lowest health {_ratio(self.lowest_health())}, liquidatable={self.liquidatable})"
+        )
 
     @property
     def liquidatable(self) -> bool:

@@ -85,6 +85,12 @@ class PoolFigures(NamedTuple):
             return self.margin_balance <= self.requirement
         return self.margin_balance < self.requirement
 
+    def __repr__(self) -> str:
+        return (
+            f"PoolFigures({self.pool.settlement_asset}, {len(self.positions)} positions: margin balance "
+            f"{self.margin_balance}, maintenance {self.maintenance_margin}, requirement {self.requirement})"
+        )
+
     def health(self) -> Decimal | None:
         """Margin balance / requirement, rounded down; ``None`` with nothing required."""
         if self.requirement <= 0:

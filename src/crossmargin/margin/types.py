@@ -107,6 +107,14 @@ class Position(_PositionFields):
     def symbol(self) -> str:
         return self.instrument.symbol
 
+    def __repr__(self) -> str:
+        """One line: the whole instrument (tiers and all) would fill screens."""
+        leg = "" if self.position_side is PositionSide.BOTH else f" ({self.position_side.value} leg)"
+        return (
+            f"Position({self.symbol} {self.side.value}{leg} {self.size} @ {self.entry_price}, "
+            f"mark {self.mark_price}, {self.margin_mode.value})"
+        )
+
     @property
     def settlement_asset(self) -> str:
         return self.instrument.settlement_asset
@@ -145,3 +153,9 @@ class PositionFigures(NamedTuple):
     def requirement(self) -> Decimal:
         """Maintenance margin plus the fees the venue puts inside the liquidation threshold."""
         return self.maintenance_margin + self.fee_requirement
+
+    def __repr__(self) -> str:
+        return (
+            f"PositionFigures({self.position.symbol} {self.position.side.value} at {self.price}: "
+            f"notional {self.notional}, uPnL {self.unrealized_pnl}, MM {self.maintenance_margin})"
+        )

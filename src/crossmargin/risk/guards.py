@@ -168,6 +168,8 @@ def worst_windows(assets: list[str], window_hours: int) -> dict[str, tuple[Decim
     out = {}
     for asset in assets:
         returns = history.joint([asset], field="positions")[:, 0]
+        if len(returns) <= window_hours:
+            raise InputError("window", f"is longer than the shipped history of {asset} ({len(returns):,} hours)")
         cumulative = np.concatenate([[0.0], np.cumsum(returns)])
         windows = cumulative[window_hours:] - cumulative[:-window_hours]
         fall, rise = np.expm1(np.min(windows)), np.expm1(np.max(windows))

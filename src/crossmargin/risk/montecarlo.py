@@ -309,6 +309,13 @@ class MonteCarloResult:
         tail = losses[math.floor(level * len(losses)) :]
         return float(tail.mean()) if len(tail) else 0.0
 
+    def __repr__(self) -> str:
+        """One line: the per-path arrays are in the fields."""
+        return (
+            f"MonteCarloResult({len(self.liquidated_at):,} paths of {self.steps} steps: liquidation probability "
+            f"{self.liquidation_probability:.4%} (standard error {self.standard_error:.4%}))"
+        )
+
 
 def simulate(
     pool: Pool,

@@ -21,6 +21,7 @@ import yaml
 from crossmargin.risk.history import load_history
 from crossmargin.risk.stress import MAX_STEPS, StressScenario, StressStep
 from crossmargin.units import InputError, parse_decimal
+from crossmargin.units.jsonio import read_text_file
 
 FILE_KEYS = {"name", "description", "sources", "data", "data_files", "steps"}
 STEP_KEYS = {"hours", "moves", "funding", "prices", "depth", "frozen", "clamp", "blackout", "note"}
@@ -67,11 +68,11 @@ def _check_move(move: Decimal, field: str) -> None:
 def load_scenario_file(path: str | Path) -> StressScenario:
     """A scenario file (YAML); every refusal names the step and the field."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(str(path), f"cannot be read ({error.strerror})") from None
+        raw = yaml.safe_load(read_text_file(path))
     except yaml.YAMLError as error:
-        raise InputError(str(path), f"is not valid YAML ({error})") from None
+        raise InputError(str(path), f"is not valid YAML ({' '.join(str(error).split())})") from None
+    except RecursionError:
+        raise InputError(str(path), "nests lists or mappings too deeply") from None
     return parse_scenario(raw, source=str(path))
 
 

@@ -85,6 +85,14 @@ class StressReport:
         values = [h for h in self.health_path if h is not None]
         return min(values) if values else None
 
+    def __repr__(self) -> str:
+        """One line: the health path and the engine's events are in the fields."""
+        when = "not liquidated" if not self.liquidated else f"liquidated at step {self.liquidated_at_step}"
+        return (
+            f"StressReport({self.scenario!r}: equity {self.equity_before} -> {self.equity_after}, {when}, "
+            f"bad debt {self.bad_debt}, {len(self.health_path)} health points, {len(self.events)} events)"
+        )
+
 
 def run_stress(
     snapshot: AccountSnapshot, scenario: StressScenario, on_step: Callable[[], None] | None = None

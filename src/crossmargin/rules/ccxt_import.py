@@ -18,16 +18,12 @@ from typing import Any
 from crossmargin.rules.checks import next_maintenance_amount
 from crossmargin.rules.registry import Rulebook, load_rulebook, parse_rulebook
 from crossmargin.units import InputError, exact_context, parse_decimal
+from crossmargin.units.jsonio import read_json_file
 
 
 def read_ccxt_json(path: Path, field: str) -> Any:
-    """Read a ccxt dump, keeping every number as the decimal text it was written as."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal, parse_int=Decimal)
-    except OSError as error:
-        raise InputError(field, f"cannot read {path} ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise InputError(field, f"{path} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    """Read a ccxt dump strictly, keeping every number as the decimal text it was written as."""
+    return read_json_file(path, source=f"{field} {path}", parse_int=Decimal)
 
 
 def _number(value: Any, field: str) -> Decimal:

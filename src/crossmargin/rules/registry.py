@@ -7,7 +7,6 @@ A rulebook is named by venue (``binance-usdm``: the newest snapshot), by venue a
 from __future__ import annotations
 
 import functools
-import json
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from crossmargin.rules.schema import Collateral, Conventions, Instrument, RulebookFile
 from crossmargin.units import InputError
+from crossmargin.units.jsonio import parse_json, read_text_file
 
 DATA_PACKAGE = "crossmargin.rules.data"
 DEFAULT_ASSET_UNIT = Decimal("0.00000001")
@@ -32,6 +32,9 @@ class Rulebook:
     data: RulebookFile
     source_path: str
     _by_symbol: dict[str, Instrument] = field(repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"Rulebook({self.venue} as of {self.data.as_of}, {len(self.data.instruments)} instruments)"
 
     @property
     def venue(self) -> str:
@@ -140,11 +143,17 @@ def parse_rulebook(raw: Any, *, origin: str) -> Rulebook:
 def load_rulebook(name: str) -> Rulebook:
     """Load and validate a rulebook by venue name, ``venue@date`` or file path (cached)."""
     path = _resolve(name)
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as error:
-        raise InputError(f"rulebook {path.name}", f"is not valid YAML/JSON ({error})") from None
+    origin = f"rulebook {path.name}"
+    text = read_text_file(path, source=origin)
+    if path.suffix == ".json":
+        raw = parse_json(text, source=origin)
+    else:
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise InputError(origin, f"is not valid YAML ({' '.join(str(error).split())})") from None
+        except RecursionError:
+            raise InputError(origin, "nests lists or mappings too deeply") from None
     if not isinstance(raw, dict):
         raise InputError(f"rulebook {path.name}", "must be a mapping")
     return parse_rulebook(raw, origin=path.name)

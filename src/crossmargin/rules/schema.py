@@ -102,6 +102,16 @@ class Instrument(Frozen):
     open_interest_imf: OpenInterestImf | None = None
     tiers: tuple[Tier, ...] = ()  # empty: table not published; positions must carry an mmr
 
+    def __repr__(self) -> str:
+        """One line: the tiers are in ``tiers`` (and ``crossmargin venues show``)."""
+        return (
+            f"Instrument({self.symbol}, {self.kind} {self.contract_type}, settles in {self.settlement_asset}, "
+            f"{len(self.tiers)} tiers)"
+        )
+
+    def __str__(self) -> str:
+        return repr(self)
+
     def fee(self, name: str) -> Decimal:
         """A fee rate the computation needs; refuses, naming it, when the rulebook lacks it."""
         value = getattr(self, name)

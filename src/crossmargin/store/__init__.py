@@ -44,25 +44,27 @@ def _sqlite_path(rest: str, url: str) -> str:
     return rest[1:]
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
+def open_store(url: str, *, create: bool = True, read_only: bool = False) -> Store:
     """Open (and with ``create``, make) the store a ``--db`` URL names.
 
     An unknown scheme is an :class:`InputError` naming ``--db``; with ``create=False`` a
     SQLite file that does not exist is one too (replay should not conjure an empty store).
+    ``read_only`` opens an existing log for reading only: no file is created or changed
+    (SQLite), every transaction is read-only (PostgreSQL), and no table is created.
     """
     url = url.strip()
     if not url:
         raise InputError("--db", f"is empty (use {URL_FORMS})")
     scheme, separator, rest = url.partition("://")
     if not separator:
-        return SQLiteStore(url, create=create)
+        return SQLiteStore(url, create=create, read_only=read_only)
     scheme = scheme.lower()
     if scheme == "sqlite":
-        return SQLiteStore(_sqlite_path(rest, url), create=create)
+        return SQLiteStore(_sqlite_path(rest, url), create=create, read_only=read_only)
     if scheme in ("postgresql", "postgres"):
         from crossmargin.store.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, read_only=read_only)
     raise InputError("--db", f"unknown scheme {scheme!r} in {url!r} (use {URL_FORMS})")
 
 
@@ -82,8 +84,8 @@ class ReplayReport:
 
 
 def replay_url(url: str, venue: str | None = None) -> ReplayReport:
-    """Open the store read-only in intent, replay it and report; ``venue`` overrides the recorded rulebook."""
-    with open_store(url, create=False) as store:
+    """Open the store read-only, replay it and report; ``venue`` overrides the recorded rulebook."""
+    with open_store(url, read_only=True) as store:
         rebuilt = rebuild(store, None if venue is None else load_rulebook(venue))
         return ReplayReport(
             url=store.url,

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from crossmargin.store.base import GENESIS, TABLES_SQL, Record, Store, StoreError, row_to_record
+from crossmargin.units import InputError
 
 _FUNCTION_SQL = (
     "CREATE OR REPLACE FUNCTION crossmargin_append_only() RETURNS trigger LANGUAGE plpgsql AS"
@@ -40,6 +41,11 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _one_line(error: Exception) -> str:
+    """The driver's message on one line (libpq adds hints on lines of their own)."""
+    return " ".join(str(error).split())
+
+
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -51,19 +57,34 @@ def _psycopg() -> Any:
 class PostgresStore(Store):
     """A log in three tables of a PostgreSQL database (``crossmargin_meta``, ``_records``, ``_snapshots``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = redacted(url)
         self._psycopg = _psycopg()
         try:
             self._connection = self._psycopg.connect(url, autocommit=True)
         except self._psycopg.Error as error:
-            raise StoreError(f"cannot connect to {self.url}: {str(error).strip()}") from None
+            raise StoreError(f"cannot connect to {self.url}: {_one_line(error)}") from None
         try:
-            self._connection.execute("SET synchronous_commit TO on")
-            self._create_schema()
+            if read_only:
+                # Every statement of the session then runs in a read-only transaction: the
+                # server itself refuses a write, and no table is created.
+                self._connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                self._check_tables()
+            else:
+                self._connection.execute("SET synchronous_commit TO on")
+                self._create_schema()
         except self._psycopg.Error as error:
             self._connection.close()
-            raise StoreError(f"{self.url}: cannot prepare the store tables: {str(error).strip()}") from None
+            raise StoreError(f"{self.url}: cannot prepare the store tables: {_one_line(error)}") from None
+
+    def _check_tables(self) -> None:
+        row = self._connection.execute(
+            "SELECT to_regclass('crossmargin_meta') IS NOT NULL AND to_regclass('crossmargin_records') IS NOT NULL"
+            " AND to_regclass('crossmargin_snapshots') IS NOT NULL"
+        ).fetchone()
+        if not (row and row[0]):
+            self._connection.close()
+            raise InputError("--db", f"{self.url} holds no crossmargin log")
 
     def _create_schema(self) -> None:
         connection = self._connection
@@ -93,7 +114,7 @@ class PostgresStore(Store):
                     sorted(values.items()),
                 )
         except self._psycopg.Error as error:
-            raise StoreError(f"{self.url}: metadata not stored: {str(error).strip()}") from None
+            raise StoreError(f"{self.url}: metadata not stored: {_one_line(error)}") from None
 
     def head(self) -> tuple[int, str]:
         rows = self._query("SELECT seq, hash FROM crossmargin_records ORDER BY seq DESC LIMIT 1")
@@ -115,10 +136,10 @@ class PostgresStore(Store):
         except errors.UniqueViolation as error:
             raise StoreError(
                 f"{self.url}: record {record.seq} not stored: its sequence number or command id is already taken"
-                f" (is another writer appending?): {str(error).strip()}"
+                f" (is another writer appending?): {_one_line(error)}"
             ) from None
         except self._psycopg.Error as error:
-            raise StoreError(f"{self.url}: record {record.seq} not stored: {str(error).strip()}") from None
+            raise StoreError(f"{self.url}: record {record.seq} not stored: {_one_line(error)}") from None
 
     def _page(self, after: int, limit: int) -> list[Record]:
         rows = self._query(
@@ -139,4 +160,4 @@ class PostgresStore(Store):
         try:
             return list(self._connection.execute(sql, parameters).fetchall())
         except self._psycopg.Error as error:
-            raise StoreError(f"{self.url}: read failed: {str(error).strip()}") from None
+            raise StoreError(f"{self.url}: read failed: {_one_line(error)}") from None

@@ -31,20 +31,38 @@ _TRIGGERS_SQL = tuple(
 
 
 class SQLiteStore(Store):
-    """A log in one SQLite file, or in memory for tests and throwaway runs (``path=":memory:"``)."""
+    """A log in one SQLite file, or in memory for tests and throwaway runs (``path=":memory:"``).
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    ``read_only`` opens an existing file without writing anything, not even SQLite's
+    ``-wal`` and ``-shm`` companions, so an archived log on a read-only file system can be
+    replayed and a replay never touches a log in use (see :func:`_read_only_uri`).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = str(path)
         self.url = "sqlite://:memory:" if self.path == MEMORY else f"sqlite:///{self.path}"
-        if self.path != MEMORY and not create and not Path(self.path).is_file():
+        if self.path != MEMORY and (read_only or not create) and not Path(self.path).is_file():
             raise InputError("--db", f"no store at {self.path}")
         try:
             # check_same_thread=False: callers serialise access (DurableEngine holds a lock), and a
             # server may hand the store from one worker thread to the next.
-            self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._configure()
+            if read_only and self.path != MEMORY:
+                self._connection = sqlite3.connect(
+                    _read_only_uri(Path(self.path)), uri=True, isolation_level=None, check_same_thread=False
+                )
+                self._check_tables()
+            else:
+                self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                self._configure()
         except sqlite3.Error as error:
             raise InputError("--db", f"cannot open SQLite store {self.path}: {error}") from None
+
+    def _check_tables(self) -> None:
+        """A file opened read-only must already hold the log: nothing may be created in it."""
+        names = {row[0] for row in self._connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"crossmargin_meta", "crossmargin_records", "crossmargin_snapshots"} <= names:
+            self._connection.close()
+            raise InputError("--db", f"{self.path} is a SQLite file but holds no crossmargin log")
 
     def _configure(self) -> None:
         connection = self._connection
@@ -109,6 +127,19 @@ class SQLiteStore(Store):
 
     def _transaction(self, what: str) -> _Transaction:
         return _Transaction(self, what)
+
+
+def _read_only_uri(path: Path) -> str:
+    """The URI that reads ``path`` without creating or changing any file.
+
+    A log closed cleanly is one file (the writer's last close folds the write-ahead log back
+    in and deletes it), and is read as ``immutable``: no lock, no ``-shm`` file. A ``-wal``
+    beside it means a writer has it open (or stopped without closing): it is read through
+    SQLite's read-only mode, which then uses the ``-wal`` and ``-shm`` files already there.
+    """
+    uri = path.resolve().as_uri() + "?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    return uri if wal.exists() else uri + "&immutable=1"
 
 
 class _Transaction:
