@@ -7,13 +7,68 @@ that breaks contiguity, ordering or the maintenance-amount recursion is refused 
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from crossmargin.units import exact_context
+from crossmargin.units import Rounding, div, exact_context
 
-if TYPE_CHECKING:
-    from crossmargin.rules.schema import Instrument, RulebookFile, Tier
+# What the checks read of the schema's models, as read-only protocols: the schema's validators
+# call these checks, so the checks must not import the schema back.
+
+
+class Tier(Protocol):
+    @property
+    def floor(self) -> Decimal: ...
+    @property
+    def cap(self) -> Decimal | None: ...
+    @property
+    def max_leverage(self) -> Decimal: ...
+    @property
+    def mmr(self) -> Decimal | None: ...
+    @property
+    def maintenance_amount(self) -> Decimal | None: ...
+
+
+class Instrument(Protocol):
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def ccxt_symbol(self) -> str | None: ...
+    @property
+    def settlement_asset(self) -> str: ...
+    @property
+    def contract_type(self) -> str: ...
+    @property
+    def expiry(self) -> datetime.datetime | None: ...
+    @property
+    def tier_style(self) -> str: ...
+    @property
+    def maintenance_from_max_leverage(self) -> bool: ...
+    @property
+    def tiers(self) -> Sequence[Tier]: ...
+
+
+class HaircutTier(Protocol):
+    @property
+    def floor(self) -> Decimal: ...
+
+
+class Collateral(Protocol):
+    @property
+    def asset(self) -> str: ...
+    @property
+    def haircut_tiers(self) -> Sequence[HaircutTier]: ...
+
+
+class RulebookFile(Protocol):
+    @property
+    def instruments(self) -> Sequence[Instrument]: ...
+    @property
+    def assets(self) -> Mapping[str, object]: ...
+    @property
+    def collateral(self) -> Sequence[Collateral]: ...
 
 
 def _fail(symbol: str, tier_index: int | None, problem: str) -> ValueError:
@@ -130,8 +185,6 @@ def check_rulebook(rulebook: RulebookFile) -> None:
 
 def derived_rates(instrument: Instrument) -> tuple[tuple[Decimal, Decimal], ...]:
     """``(MMR, amount)`` per tier: as given, or derived from max leverage and continuity."""
-    from crossmargin.units import Rounding, div
-
     rates: list[tuple[Decimal, Decimal]] = []
     with exact_context():
         for index, tier in enumerate(instrument.tiers):
