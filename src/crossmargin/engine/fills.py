@@ -186,7 +186,12 @@ def _covers_order_cost(
         leverage = account.leverage.get(instrument.symbol, conventions.default_leverage)
         needed = close_fee_at_bankruptcy(instrument, position.side.sign, opened, price, leverage)
     pools = [r.figures for r in after.pools if r.figures.pool.settlement_asset in (asset, "USD")]
-    if all(f.initial_surplus >= needed for f in pools):
+    covered = True
+    for figures in pools:
+        if figures.initial_surplus < needed:
+            covered = False
+            break
+    if covered:
         return True, True
     if conventions.order_cost_includes_fees or fee <= 0:
         return False, True

@@ -46,9 +46,10 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
         return ResultCode.NO_MARK_PRICE
     account = engine.account(command.account)
     position_side = _leg(engine, account, instrument.symbol, command.position_side)
-    key = position_key(instrument.symbol, position_side)
+    key = instrument.symbol if position_side is PositionSide.BOTH else position_key(instrument.symbol, position_side)
     adds_risk = not reduces(account.positions.get(key), command.side, command.quantity)
-    if (command.reduce_only or _closes_leg(position_side, command.side)) and adds_risk:
+    closes_leg = position_side is not PositionSide.BOTH and _closes_leg(position_side, command.side)
+    if (command.reduce_only or closes_leg) and adds_risk:
         return ResultCode.REDUCE_ONLY_VIOLATION
     if adds_risk and instrument.settlement_asset in account.revoked:
         return ResultCode.COLLATERAL_NOT_APPROVED
@@ -62,18 +63,30 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
     return instrument
 
 
+_LEGS = {side.value: side for side in PositionSide}
+_LEG_KEYS: dict[str, tuple[str, str]] = {}  # symbol -> the keys of its long and short legs
+
+
+def _leg_keys(symbol: str) -> tuple[str, str]:
+    keys = _LEG_KEYS.get(symbol)
+    if keys is None:
+        keys = _LEG_KEYS[symbol] = (position_key(symbol, PositionSide.LONG), position_key(symbol, PositionSide.SHORT))
+    return keys
+
+
 def _leg(engine: EngineBase, account: AccountState, symbol: str, name: str) -> PositionSide:
-    """The position side an order names, where the venue and the account's positions allow it."""
-    if name not in ("both", "long", "short"):
+    """The position side an order names, where the venue and the account's positions allow it
+    (looked up by key: an order is placed far more often than positions are held)."""
+    leg = _LEGS.get(name)
+    if leg is None:
         raise InputError("position_side", "must be both, long or short")
-    leg = PositionSide(name)
-    held = [p.position_side for p in account.positions.values() if p.symbol == symbol]
+    positions = account.positions
     if leg is not PositionSide.BOTH:
         if not engine.rulebook.conventions.hedge_mode_offered:
             raise InputError("position_side", f"{engine.rulebook.venue} has no hedge mode")
-        if PositionSide.BOTH in held:
+        if symbol in positions:
             raise InputError("position_side", f"{symbol} is held one-way: an order on it names no leg")
-    elif any(side is not PositionSide.BOTH for side in held):
+    elif positions and any(key in positions for key in _leg_keys(symbol)):
         raise InputError("position_side", f"{symbol} is held in hedge mode: name the leg, long or short")
     return leg
 
