@@ -130,7 +130,7 @@ def withdraw(engine: EngineBase, command: Withdraw) -> Result:
             allowed = _limit(engine, account, command.asset, balance, settled, gathered)
     if amount > allowed:
         most = withdrawable(engine, account, command.asset, settling=True)
-        return engine.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE, f"at most {most} may leave")
+        return engine.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE, f"at most {most.normalize():f} may leave")
     transfers.append(Transfer(account.wallet(command.asset), engine.clearing(command.asset), amount, "withdraw"))
     engine.post(transfers)
     account.positions.update(settled)
