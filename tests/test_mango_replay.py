@@ -409,6 +409,70 @@ def test_the_scenario_is_the_binance_replay_at_mangos_size(figures: dict[str, li
     assert withdrew == outcome.withdrawn
 
 
+# -- the engine rules the replay stands on ------------------------------------------------------------
+
+
+def test_hyperliquid_profit_leaves_down_to_initial_margin_and_a_tenth_of_notional():
+    """Hyperliquid (docs, Trading > Margining): unrealised PnL can be withdrawn if the margin left is at
+    least the initial margin and 10 % of the notional. Long 10 BNB at 600 (maker fee 0.015 %: 0.9) at
+    10x, mark 700: wallet 9,999.1, PnL 1,000, notional 7,000, initial margin 700 = 10 % of it, so
+    9,999.1 + 1,000 - 700 = 10,299.1 may leave, more than the wallet: the profit is settled into it first
+    (the entry re-based at 700) and 700 stays. Not one unit more."""
+    engine = Engine(load_rulebook("hyperliquid"))
+    for command in (
+        Deposit("d", "a", "USDC", Decimal(10000)),
+        SetLeverage("l", "a", "BNB", Decimal(10)),
+        MarketUpdate("m0", "BNB", 0, mark=Decimal("600.01")),
+        PlaceOrder("o", "a", "BNB", "buy", Decimal(10), OrderType.LIMIT, price=Decimal(600)),
+        MarketUpdate("m1", "BNB", 1_000, mark=Decimal(600)),
+        MarketUpdate("m2", "BNB", 2_000, mark=Decimal(700)),
+    ):
+        assert engine.execute(command).code.accepted
+    account = engine.accounts["a"]
+    assert engine.ledger.balance(account.wallet("USDC")) == Decimal("9999.1")
+    assert withdrawable(engine, account, "USDC", settling=True) == Decimal("10299.1")
+    result = engine.execute(Withdraw("w", "a", "USDC", Decimal("10299.1")))
+    assert [e["event"] for e in result.events] == ["pnl_settled", "withdrew"]
+    assert engine.ledger.balance(account.wallet("USDC")) == Decimal(700)
+    assert account.positions["BNB"].entry_price == Decimal(700)
+    refused = engine.execute(Withdraw("w2", "a", "USDC", Decimal("0.000001")))
+    assert refused.code is ResultCode.WOULD_BREACH_WITHDRAWABLE
+
+
+def test_dydx_margins_at_the_oracle_when_the_feed_sends_no_mark():
+    """dYdX values positions at the oracle price (price_for_margin oracle): an update with an index of 1.5
+    and a last trade of 2 puts the margin price at 1.5; a mark sent as such is still taken."""
+    engine = Engine(load_rulebook("dydx"))
+    assert engine.execute(MarketUpdate("m", "DYDX-USD", 0, index=Decimal("1.5"), last=Decimal(2))).code.accepted
+    assert engine.market("DYDX-USD").mark == Decimal("1.5")
+    assert engine.execute(MarketUpdate("m2", "DYDX-USD", 1, mark=Decimal("1.6"), index=Decimal("1.5"))).code.accepted
+    assert engine.market("DYDX-USD").mark == Decimal("1.6")
+
+
+def test_dydx_initial_margin_grows_with_open_interest():
+    """DYDX-USD (dydx@2024-07-27): IMF 20 % up to $5M of open interest, then linearly to 100 % at $10M.
+    x holds 3,000,000 long at 1.5 ($4.5M). y, with 1,000,000 USDC, buys 3,000,000 more: open interest
+    (the larger side) becomes $9M, IMF 0.2 + 0.8 x 4/5 = 0.84, an initial margin of 3,780,000, and the fill
+    is refused. Selling the same size leaves it at $4.5M (IMF 20 %: 900,000) and fills."""
+    engine = Engine(load_rulebook("dydx"))
+    for name in ("x", "y"):
+        assert engine.execute(Deposit(f"d-{name}", name, "USDC", Decimal(1000000))).code.accepted
+        assert engine.execute(SetLeverage(f"l-{name}", name, "DYDX-USD", Decimal(5))).code.accepted
+    size, price = Decimal(3000000), Decimal("1.5")
+    engine.execute(MarketUpdate("m0", "DYDX-USD", 0, mark=Decimal("1.501")))
+    engine.execute(PlaceOrder("x-buys", "x", "DYDX-USD", "buy", size, OrderType.LIMIT, price=price))
+    engine.execute(PlaceOrder("y-buys", "y", "DYDX-USD", "buy", size, OrderType.LIMIT, price=price))
+    filled = engine.execute(MarketUpdate("m1", "DYDX-USD", 1_000, mark=price))
+    assert "DYDX-USD" in engine.accounts["x"].positions and "DYDX-USD" not in engine.accounts["y"].positions
+    assert {"event": "order_cancelled", "account": "y", "order_id": "o2", "reason": "insufficient_margin"} in [
+        {k: v for k, v in e.items() if k != "command_id"} for e in filled.events
+    ]
+    engine.execute(MarketUpdate("m2", "DYDX-USD", 2_000, mark=Decimal("1.499")))
+    engine.execute(PlaceOrder("y-sells", "y", "DYDX-USD", "sell", size, OrderType.LIMIT, price=price))
+    engine.execute(MarketUpdate("m3", "DYDX-USD", 3_000, mark=price))
+    assert engine.accounts["y"].positions["DYDX-USD"].size == size
+
+
 def test_the_figures(figures: dict[str, list[Outcome]], capsys: pytest.CaptureFixture[str]):
     """Prints every venue's figures (``pytest -s`` shows them) and pins their signs."""
     rows = [
