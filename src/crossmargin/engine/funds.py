@@ -123,7 +123,7 @@ def withdraw(engine: EngineBase, command: Withdraw) -> Result:
     transfers: list[Transfer] = []
     gathered = ZERO
     allowed = withdrawable(engine, account, command.asset)
-    if amount > allowed:  # beyond the balance, where the venue lets profit leave: settle it first
+    if amount > allowed:  # more than the wallet spares: where the venue lets profit leave, settle it first
         settled, transfers, gathered = _settled_for_withdrawal(engine, account, command.asset, amount)
         if settled:
             balance = engine.ledger.balance(account.wallet(command.asset)) + gathered
@@ -146,12 +146,12 @@ def _settled_for_withdrawal(
     """The cross profits a withdrawal of ``amount`` settles into the wallet first: none unless it
     exceeds the balance on a venue that lets unrealised profit be withdrawn.
 
-    Hyperliquid: "Unrealized pnl can be withdrawn from isolated positions or cross account, but
-    only if the remaining margin is at least 10% of the total notional position value" (docs,
-    Trading > Margining); dYdX v4 counts unrealised PnL in a subaccount's free collateral, and its
-    USDC balance may go below zero. Settling at the mark moves that profit into the wallet
-    without changing equity (as a realised loss or funding beyond the wallet does), so the
-    ledger, which holds no negative wallet outside a multi-asset pool, can pay it out.
+    Hyperliquid lets unrealised PnL be withdrawn as long as the margin left covers the initial
+    margin and 10 % of the notional (docs, Trading > Margining); dYdX v4 counts unrealised PnL in a
+    subaccount's free collateral, and its USDC balance may go below zero. Settling at the mark
+    moves that profit into the wallet without changing equity (as a realised loss or funding
+    beyond the wallet does), so the ledger, which holds no negative wallet outside a multi-asset
+    pool, can pay it out.
     """
     shortfall = amount - engine.ledger.balance(account.wallet(asset))
     if shortfall <= 0 or asset in account.revoked or not _profit_leaves(engine, account):
