@@ -66,7 +66,7 @@ def test_binance_median_mark_from_index_funding_book_and_last():
     raw = yaml.safe_load(path.read_text())
     raw["conventions"]["mark_construction"] = "median"
     engine = Engine(parse_rulebook(raw, origin="binance-usdm-median"))
-    assert load_rulebook("binance-usdm").conventions.mark_construction == "given"
+    assert load_rulebook("binance-usdm").conventions.mark_construction == "median"  # as the shipped rulebook
     book = {
         "kind": "depth_update",
         "command_id": "book",

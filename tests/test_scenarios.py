@@ -81,6 +81,7 @@ def test_the_rules_are_all_shipped():
         "binance-order-cost-excludes-fees",
         "bybit-order-cost-includes-fees",
         "hedge-mode-legs",
+        "mango-replay-binance",
     } <= names
 
 

@@ -20,7 +20,16 @@ from typing import Any
 from crossmargin.engine.commands import Command, Result, ResultCode
 from crossmargin.engine.ledger import AccountKind, Ledger, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action, OracleGuardConfig, PriceObservation, Validity, assess, is_allowed
-from crossmargin.engine.state import AccountState, MarketState, OrderState, PositionState, Watch, snapshot
+from crossmargin.engine.state import (
+    AccountState,
+    MarketState,
+    OrderState,
+    PositionState,
+    Watch,
+    open_interest_notionals,
+    snapshot,
+    with_overrides,
+)
 from crossmargin.margin.evaluate import Evaluation, evaluate_account
 from crossmargin.rules import Rulebook
 from crossmargin.units import Rounding, quantize
@@ -138,8 +147,30 @@ class EngineBase:
             balance_changes,
             self.asset_prices,
             added_orders,
+            self._open_interest(account, overrides) if self._scaled_by_open_interest else None,
         )
         return evaluate_account(view, with_prices=with_prices)
+
+    @functools.cached_property
+    def _scaled_by_open_interest(self) -> frozenset[str]:
+        """Symbols whose initial margin grows with the market's open interest (dYdX's liquidity
+        tiers with open-interest caps); empty on every other venue."""
+        return frozenset(
+            i.symbol
+            for i in self.rulebook.data.instruments
+            if i.open_interest_imf is not None and i.open_interest_imf.upper_cap > 0
+        )
+
+    def _open_interest(
+        self, account: AccountState, overrides: dict[str, PositionState | None] | None
+    ) -> dict[str, Decimal] | None:
+        """The open interest of each scaled symbol the account holds (or would hold after
+        ``overrides``), counting its own positions as they would be."""
+        states = with_overrides(account.positions, overrides)
+        symbols = {p.symbol for p in states.values()} & self._scaled_by_open_interest
+        if not symbols:
+            return None
+        return open_interest_notionals(self.rulebook, self.accounts, self.markets, account, states, symbols)
 
     def meets_initial(
         self, account: AccountState, asset: str, balance_changes: dict[str, Decimal] | None = None

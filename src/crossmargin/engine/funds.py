@@ -2,7 +2,9 @@
 
 Every amount is checked against the asset's unit; what may leave is what the margin functions
 say the account can spare (the venue's withdrawable), and staked collateral backs margin but is
-locked until its time.
+locked until its time. Where the venue lets unrealised profit be withdrawn (``positive_pnl.
+withdrawals: full``: Hyperliquid, dYdX), a withdrawal larger than the wallet first settles the
+account's cross profits into it at the mark, so the profit the venue counts can leave.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from decimal import Decimal
 from crossmargin.engine.base import EngineBase
 from crossmargin.engine.commands import Deposit, Result, ResultCode, Stake, TransferMargin, Unstake, Withdraw
 from crossmargin.engine.exchange import price_of
+from crossmargin.engine.fills import pnl_settled_event, settle_profits
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.oracle import Action
-from crossmargin.engine.state import AccountState, StakeLot, isolated, staked, wallet
+from crossmargin.engine.state import AccountState, PositionState, StakeLot, isolated, staked, wallet
 from crossmargin.margin.collateral import ask_rate
 from crossmargin.margin.types import MarginMode
 from crossmargin.units import ZERO, InputError, Rounding, div
@@ -41,15 +44,52 @@ def deposit(engine: EngineBase, command: Deposit) -> Result:
     )
 
 
-def withdrawable(engine: EngineBase, account: AccountState, asset: str) -> Decimal:
+def withdrawable(engine: EngineBase, account: AccountState, asset: str, *, settling: bool = False) -> Decimal:
     """What may leave the wallet in ``asset``: the venue's max withdrawable of its pool, never
-    more than the balance; an asset whose approval is revoked backs nothing, so all of it."""
+    more than the balance; an asset whose approval is revoked backs nothing, so all of it.
+
+    ``settling``: what a withdrawal may take, which on a venue that lets unrealised profit be
+    withdrawn includes the cross profit it would settle into the wallet first (see
+    :func:`_settled_for_withdrawal`); staking and isolated transfers move only the balance.
+    """
     balance = engine.ledger.balance(wallet(account.account_id, asset))
     if asset in account.revoked:
         return balance  # it backs nothing, so nothing holds it back
     if account.asset_mode == "multi":
         return _multi_asset_withdrawable(engine, account, asset, balance)
-    pools = [p for p in engine.evaluate(account).pools if p.figures.pool.settlement_asset == asset]
+    plain = _limit(engine, account, asset, balance)
+    if settling and _profit_leaves(engine, account):
+        settled, _, gathered = settle_profits(engine, account, asset, "", _ALL)
+        if settled:  # re-based at the mark, a venue valuing margin on entry (Bybit) may ask more
+            return max(plain, _limit(engine, account, asset, balance + gathered, settled, gathered))
+    return plain
+
+
+#: More than any account holds: settle every profit there is.
+_ALL = Decimal("1e40")
+
+
+def _profit_leaves(engine: EngineBase, account: AccountState) -> bool:
+    """Whether the venue lets this account's unrealised profit be withdrawn (a single-asset
+    account: a multi-asset pool's assets leave from their balances)."""
+    return engine.rulebook.conventions.positive_pnl.withdrawals == "full" and account.asset_mode != "multi"
+
+
+def _limit(
+    engine: EngineBase,
+    account: AccountState,
+    asset: str,
+    balance: Decimal,
+    settled: dict[str, PositionState] | None = None,
+    gathered: Decimal = ZERO,
+) -> Decimal:
+    """The pool's max withdrawable (after ``settled`` positions are re-based at their marks and
+    ``gathered`` credited to the wallet), never more than ``balance``."""
+    if settled:
+        evaluation = engine.evaluate(account, overrides=dict(settled), balance_changes={asset: gathered})
+    else:
+        evaluation = engine.evaluate(account)
+    pools = [p for p in evaluation.pools if p.figures.pool.settlement_asset == asset]
     if not pools:
         return balance
     limit = engine.money(pools[0].figures.max_withdrawable, asset, rounding=Rounding.FLOOR)
@@ -79,16 +119,44 @@ def withdraw(engine: EngineBase, command: Withdraw) -> Result:
     account = engine.accounts[command.account]
     if not engine.allowed(Action.WITHDRAW, account.symbols()):
         return engine.reject(command, ResultCode.STALE_PRICE, "a mark behind a position is not valid now")
-    if amount > withdrawable(engine, account, command.asset):
-        return engine.reject(
-            command,
-            ResultCode.WOULD_BREACH_WITHDRAWABLE,
-            f"at most {withdrawable(engine, account, command.asset)} may leave",
-        )
-    engine.post([Transfer(wallet(command.account, command.asset), engine.clearing(command.asset), amount, "withdraw")])
-    return engine.accept(
-        command, [{"event": "withdrew", "account": command.account, "asset": command.asset, "amount": str(amount)}]
-    )
+    settled: dict[str, PositionState] = {}
+    transfers: list[Transfer] = []
+    gathered = ZERO
+    allowed = withdrawable(engine, account, command.asset)
+    if amount > allowed:  # more than the wallet spares: where the venue lets profit leave, settle it first
+        settled, transfers, gathered = _settled_for_withdrawal(engine, account, command.asset, amount)
+        if settled:
+            balance = engine.ledger.balance(account.wallet(command.asset)) + gathered
+            allowed = _limit(engine, account, command.asset, balance, settled, gathered)
+    if amount > allowed:
+        most = withdrawable(engine, account, command.asset, settling=True)
+        return engine.reject(command, ResultCode.WOULD_BREACH_WITHDRAWABLE, f"at most {most.normalize():f} may leave")
+    transfers.append(Transfer(account.wallet(command.asset), engine.clearing(command.asset), amount, "withdraw"))
+    engine.post(transfers)
+    account.positions.update(settled)
+    events = [{"event": "withdrew", "account": command.account, "asset": command.asset, "amount": str(amount)}]
+    if settled:
+        events.insert(0, pnl_settled_event(account.account_id, command.asset, gathered, settled))
+    return engine.accept(command, events)
+
+
+def _settled_for_withdrawal(
+    engine: EngineBase, account: AccountState, asset: str, amount: Decimal
+) -> tuple[dict[str, PositionState], list[Transfer], Decimal]:
+    """The cross profits a withdrawal of ``amount`` settles into the wallet first: none unless it
+    exceeds the balance on a venue that lets unrealised profit be withdrawn.
+
+    Hyperliquid lets unrealised PnL be withdrawn as long as the margin left covers the initial
+    margin and 10 % of the notional (docs, Trading > Margining); dYdX v4 counts unrealised PnL in a
+    subaccount's free collateral, and its USDC balance may go below zero. Settling at the mark
+    moves that profit into the wallet without changing equity (as a realised loss or funding
+    beyond the wallet does), so the ledger, which holds no negative wallet outside a multi-asset
+    pool, can pay it out.
+    """
+    shortfall = amount - engine.ledger.balance(account.wallet(asset))
+    if shortfall <= 0 or asset in account.revoked or not _profit_leaves(engine, account):
+        return {}, [], ZERO
+    return settle_profits(engine, account, asset, "", shortfall)
 
 
 def transfer_margin(engine: EngineBase, command: TransferMargin) -> Result:

@@ -2,8 +2,10 @@
 
 A mark update runs the resting orders (limits fill as makers when the mark crosses them, stops
 fire on the mark or the last price) and then the liquidation check, both subject to the oracle
-guard: a price the guard refuses opens nothing. With ``mark_construction: median`` the mark is
-built the way Binance builds it when the feed sends no mark of its own.
+guard: a price the guard refuses opens nothing. When the feed sends no mark of its own, the
+rulebook says what margin is computed at: with ``mark_construction: median`` a mark built the way
+Binance builds it, with ``price_for_margin: oracle`` the index itself (dYdX margins every position
+at its oracle price).
 """
 
 from __future__ import annotations
@@ -124,11 +126,17 @@ def market_update(engine: EngineBase, command: MarketUpdate) -> Result:
     if command.mark is not None:
         market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
     engine.now_ms = max(engine.now_ms, command.timestamp_ms)
-    if command.mark is None and engine.rulebook.conventions.mark_construction == "median":
+    conventions = engine.rulebook.conventions
+    if command.mark is None and conventions.mark_construction == "median":
         constructed = _median_mark(engine, instrument, market, command.timestamp_ms)
         if constructed is not None:
             market.mark = constructed
             market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
+    elif command.mark is None and command.index is not None and conventions.price_for_margin == "oracle":
+        # dYdX v4 values positions, margin and liquidation at the oracle price (the validators'
+        # median of spot venues), never at its own book: the index an update brings is that price
+        market.mark = command.index
+        market.mark_timestamp_ms = max(market.mark_timestamp_ms, command.timestamp_ms)
     events: list[dict[str, Any]] = [{"event": "market", "symbol": command.symbol, "mark": str(market.mark)}]
     if market.mark is None:
         return engine.accept(command, events)

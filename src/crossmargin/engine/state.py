@@ -188,6 +188,7 @@ def snapshot(
     balance_changes: dict[str, Decimal] | None = None,
     asset_prices: dict[str, Decimal] | None = None,
     added_orders: tuple[OrderState, ...] = (),
+    open_interest: dict[str, Decimal] | None = None,
 ) -> AccountSnapshot:
     """The account as the margin functions see it, optionally with hypothetical changes.
 
@@ -195,16 +196,10 @@ def snapshot(
     adds to wallet balances and ``added_orders`` rests more orders: how an order or a withdrawal
     is checked against the state it would leave behind. A multi-asset account's pool values each
     asset at ``asset_prices``; an asset held without a price yet backs nothing until it has one.
+    ``open_interest`` gives a symbol's open interest notional where its initial margin scales with it.
     """
-    states = account.positions
-    if overrides:
-        states = dict(states)
-        for key, replacement in overrides.items():
-            if replacement is None:
-                states.pop(key, None)
-            else:
-                states[key] = replacement
-    positions = _positions(rulebook, ledger, account, markets, states)
+    states = with_overrides(account.positions, overrides)
+    positions = _positions(rulebook, ledger, account, markets, states, open_interest or {})
     balances: dict[str, Decimal] = {}
     for ledger_account, value in ledger.owner_items(account.account_id):
         # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
@@ -225,14 +220,64 @@ def snapshot(
     return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single", open_orders=orders)
 
 
+def with_overrides(
+    states: dict[str, PositionState], overrides: dict[str, PositionState | None] | None
+) -> dict[str, PositionState]:
+    """An account's positions by key after hypothetical changes (``None`` removes one)."""
+    if not overrides:
+        return states
+    states = dict(states)
+    for key, replacement in overrides.items():
+        if replacement is None:
+            states.pop(key, None)
+        else:
+            states[key] = replacement
+    return states
+
+
+def open_interest_notionals(
+    rulebook: Rulebook,
+    accounts: dict[str, AccountState],
+    markets: dict[str, MarketState],
+    account: AccountState,
+    states: dict[str, PositionState],
+    symbols: set[str],
+) -> dict[str, Decimal]:
+    """The open interest notional of each of ``symbols`` at its mark, with ``account`` holding
+    ``states``: the larger of the longs and the shorts the engine's accounts hold.
+
+    The engine's counterparties outside its accounts (the depth model) hold no positions, so its
+    longs and shorts need not match; the larger side is the least open interest the market can
+    have. dYdX values it at the oracle price (which its mark is).
+    """
+    found: dict[str, Decimal] = {}
+    for symbol in symbols:
+        longs = shorts = ZERO
+        for holder in accounts.values():
+            held = states if holder is account else holder.positions
+            for position in held.values():
+                if position.symbol == symbol:
+                    if position.side is Side.LONG:
+                        longs += position.size
+                    else:
+                        shorts += position.size
+        mark = markets[symbol].mark
+        if mark is not None:
+            instrument = rulebook.instrument(symbol)
+            found[symbol] = max(longs, shorts) * instrument.contract_size * mark  # linear (dYdX)
+    return found
+
+
 def _positions(
     rulebook: Rulebook,
     ledger: Ledger,
     account: AccountState,
     markets: dict[str, MarketState],
     states: dict[str, PositionState],
+    open_interest: dict[str, Decimal],
 ) -> list[Position]:
-    """Each position at its symbol's mark and leverage, with its isolated margin from the ledger."""
+    """Each position at its symbol's mark and leverage, with its isolated margin from the ledger
+    and, where the rulebook scales initial margin with it, the market's open interest."""
     default_leverage = rulebook.conventions.default_leverage
     positions = []
     for key, state in states.items():
@@ -256,6 +301,7 @@ def _positions(
                 isolated_margin,
                 state.mmr_override,
                 state.maintenance_amount_override,
+                open_interest.get(symbol),
             )
         )
     return positions

@@ -51,7 +51,7 @@ def figure(engine: Engine, account: AccountState, pool_asset: str | None, label:
     if group == "withdrawable":  # what the engine's own withdrawal check lets leave
         if pool.figures.pool.valuation is not None:  # a multi-asset pool: its USD figure
             return quantize(pool.figures.max_withdrawable, RATIO_UNIT, rounding=Rounding.FLOOR)
-        return funds.withdrawable(engine, account, pool.figures.pool.settlement_asset)
+        return funds.withdrawable(engine, account, pool.figures.pool.settlement_asset, settling=True)
     conventions = engine.rulebook.conventions
     if group == "health":
         value, rounding = pool.figures.health(), Rounding.FLOOR
