@@ -19,7 +19,7 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.commands import ResultCode
 from crossmargin.engine.depth import depth_for, sweep
 from crossmargin.engine.ledger import Transfer, signed_transfer
-from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
+from crossmargin.engine.positions import FillOutcome, apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, PositionState, isolated, position_key
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.pool import counted_pnl
@@ -105,7 +105,7 @@ def plan_fill(
     """Work out a fill (on the hedge-mode leg ``position_side`` names) and check it against
     initial margin (reductions always pass)."""
     symbol, asset = instrument.symbol, instrument.settlement_asset
-    key = position_key(symbol, position_side)
+    key = symbol if position_side is PositionSide.BOTH else position_key(symbol, position_side)
     state = account.positions.get(key)
     mode = state.margin_mode if state else account.margin_mode.get(symbol, MarginMode.CROSS)
     outcome = apply_fill(instrument, state, side, quantity, price, mode, position_side)
@@ -126,15 +126,11 @@ def plan_fill(
     reducing = reduces(state, side, quantity)
     after: Evaluation | None = None
     if not reducing:
-        after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
-        opened = quantity - outcome.closed
-        covered, as_booked = _covers_order_cost(
-            engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
-        )
-        if not covered:
-            return ResultCode.INSUFFICIENT_MARGIN
-        if mode is MarginMode.ISOLATED or not as_booked:
-            after = None  # the isolated margin it moves is not in that picture yet, or it was adjusted
+        opened = (quantity - outcome.closed, price)
+        checked = _check_opening(engine, account, instrument, key, outcome, (wallet_change, fee), opened)
+        if isinstance(checked, ResultCode):
+            return checked
+        after = None if mode is MarginMode.ISOLATED else checked  # isolated: its margin is not in it yet
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
@@ -149,14 +145,41 @@ def plan_fill(
         if gathered < shortfall:
             return ResultCode.INSUFFICIENT_BALANCE
         transfers = settled_transfers + transfers
-    event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason)
-    if position_side is not PositionSide.BOTH:
-        event["position_side"] = position_side.value
+    event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason, position_side)
     events = [pnl_settled_event(owner, asset, gathered, settled), event] if settled else [event]
     margin_change = None
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
     return FillPlan(key, outcome.position, transfers, events, reducing, after, settled, margin_change)
+
+
+def _check_opening(
+    engine: EngineBase,
+    account: AccountState,
+    instrument: Instrument,
+    key: str,
+    outcome: FillOutcome,
+    wallet_change_and_fee: tuple[Decimal, Decimal],
+    opened_at: tuple[Decimal, Decimal],
+) -> Evaluation | ResultCode | None:
+    """The account after a fill that opens ``opened_at`` (quantity, price), if the venue lets it
+    open: the evaluation as booked (``None`` where the check had to adjust it), or why not."""
+    asset = instrument.settlement_asset
+    wallet_change = wallet_change_and_fee[0]
+    after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
+    as_booked = True
+    for report in after.pools:  # the pool the fill settles in (a multi-asset pool is "USD")
+        figures = report.figures
+        if figures.pool.settlement_asset in (asset, "USD") and not figures.meets_initial_margin():
+            as_booked = False  # short of initial margin as booked: the venue's order cost decides
+    if as_booked and not engine.conventions.order_cost_includes_fees:
+        return after
+    covered, as_booked = _covers_order_cost(
+        engine, account, instrument, after, outcome.position, wallet_change_and_fee, *opened_at
+    )
+    if not covered:
+        return ResultCode.INSUFFICIENT_MARGIN
+    return after if as_booked else None
 
 
 def _covers_order_cost(
@@ -217,8 +240,9 @@ def _filled_event(
     fee: Decimal,
     realized: Decimal,
     reason: str,
+    position_side: PositionSide,
 ) -> dict[str, Any]:
-    return {
+    event: dict[str, Any] = {
         "event": "filled",
         "account": owner,
         "symbol": symbol,
@@ -229,6 +253,9 @@ def _filled_event(
         "realized_pnl": str(realized),
         "reason": reason,
     }
+    if position_side is not PositionSide.BOTH:  # a hedge-mode leg
+        event["position_side"] = position_side.value
+    return event
 
 
 def _counted_pnl_change(

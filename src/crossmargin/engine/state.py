@@ -7,6 +7,7 @@ evaluate`` uses), so every check the engine makes is the foundation's own figure
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +31,16 @@ def position_key(symbol: str, position_side: PositionSide) -> str:
     """The key an account holds a position under: its symbol in one-way mode, and the symbol with
     its leg (``BTCUSDT#long``) for a hedge-mode leg, so one symbol may hold a long and a short leg."""
     return symbol if position_side is PositionSide.BOTH else f"{symbol}{LEG_SEPARATOR}{position_side.value}"
+
+
+#: A position side by the name commands carry (``"both"``, ``"long"``, ``"short"``).
+LEGS = {side.value: side for side in PositionSide}
+
+
+@functools.cache
+def leg_keys(symbol: str) -> tuple[str, str]:
+    """The keys of a symbol's long and short hedge-mode legs (built once per symbol)."""
+    return position_key(symbol, PositionSide.LONG), position_key(symbol, PositionSide.SHORT)
 
 
 def key_symbol(key: str) -> str:
@@ -116,7 +127,19 @@ class AccountState:
 
     def holds(self, symbol: str) -> bool:
         """Whether the account has a position in ``symbol``, one-way or a hedge-mode leg."""
-        return symbol in self.positions or any(p.symbol == symbol for p in self.positions.values())
+        positions = self.positions
+        if symbol in positions:
+            return True
+        long_key, short_key = leg_keys(symbol)
+        return long_key in positions or short_key in positions
+
+    def legs(self, symbol: str) -> list[tuple[str, PositionState]]:
+        """The account's positions in ``symbol`` with their keys: the one-way position, or the legs."""
+        positions = self.positions
+        found = positions.get(symbol)
+        if found is not None:
+            return [(symbol, found)]
+        return [(key, positions[key]) for key in leg_keys(symbol) if key in positions]
 
     def wallet(self, asset: str) -> LedgerAccount:
         """The account's cross wallet in ``asset``: the same ledger key every time (built once)."""
