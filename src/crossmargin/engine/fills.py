@@ -19,7 +19,7 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.commands import ResultCode
 from crossmargin.engine.depth import depth_for, sweep
 from crossmargin.engine.ledger import Transfer, signed_transfer
-from crossmargin.engine.positions import FillOutcome, apply_fill, notional_of, reduces, taker_fee
+from crossmargin.engine.positions import apply_fill, notional_of, reduces, taker_fee
 from crossmargin.engine.state import AccountState, PositionState, isolated, position_key
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.pool import counted_pnl
@@ -126,11 +126,17 @@ def plan_fill(
     reducing = reduces(state, side, quantity)
     after: Evaluation | None = None
     if not reducing:
-        opened = (quantity - outcome.closed, price)
-        checked = _check_opening(engine, account, instrument, key, outcome, (wallet_change, fee), opened)
-        if isinstance(checked, ResultCode):
-            return checked
-        after = None if mode is MarginMode.ISOLATED else checked  # isolated: its margin is not in it yet
+        after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
+        if engine.conventions.order_cost_includes_fees or not _meets_initial(after, asset):
+            opened = quantity - outcome.closed  # the venue's order cost decides
+            covered, as_booked = _covers_order_cost(
+                engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
+            )
+            if not covered:
+                return ResultCode.INSUFFICIENT_MARGIN
+            after = after if as_booked else None  # None: the check had to adjust it
+        if mode is MarginMode.ISOLATED:
+            after = None  # the isolated margin it moves is not in that picture yet
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
@@ -153,33 +159,13 @@ def plan_fill(
     return FillPlan(key, outcome.position, transfers, events, reducing, after, settled, margin_change)
 
 
-def _check_opening(
-    engine: EngineBase,
-    account: AccountState,
-    instrument: Instrument,
-    key: str,
-    outcome: FillOutcome,
-    wallet_change_and_fee: tuple[Decimal, Decimal],
-    opened_at: tuple[Decimal, Decimal],
-) -> Evaluation | ResultCode | None:
-    """The account after a fill that opens ``opened_at`` (quantity, price), if the venue lets it
-    open: the evaluation as booked (``None`` where the check had to adjust it), or why not."""
-    asset = instrument.settlement_asset
-    wallet_change = wallet_change_and_fee[0]
-    after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
-    as_booked = True
-    for report in after.pools:  # the pool the fill settles in (a multi-asset pool is "USD")
+def _meets_initial(after: Evaluation, asset: str) -> bool:
+    """Whether the pool ``asset`` settles in (a multi-asset pool is "USD") meets initial margin."""
+    for report in after.pools:
         figures = report.figures
         if figures.pool.settlement_asset in (asset, "USD") and not figures.meets_initial_margin():
-            as_booked = False  # short of initial margin as booked: the venue's order cost decides
-    if as_booked and not engine.conventions.order_cost_includes_fees:
-        return after
-    covered, as_booked = _covers_order_cost(
-        engine, account, instrument, after, outcome.position, wallet_change_and_fee, *opened_at
-    )
-    if not covered:
-        return ResultCode.INSUFFICIENT_MARGIN
-    return after if as_booked else None
+            return False
+    return True
 
 
 def _covers_order_cost(
