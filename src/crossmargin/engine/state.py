@@ -227,7 +227,21 @@ def snapshot(
                 states.pop(key, None)
             else:
                 states[key] = replacement
-    positions = _positions(rulebook, ledger, account, markets, states)
+    default_leverage = rulebook.conventions.default_leverage
+    positions = []
+    for key, state in states.items():  # each at its symbol's mark and leverage
+        symbol = state.symbol
+        instrument = rulebook.instrument(symbol)
+        mark = markets[symbol].mark
+        assert mark is not None, "a position's market has a mark"
+        isolated_margin = None
+        if state.margin_mode is MarginMode.ISOLATED:
+            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, key))
+        leverage = account.leverage.get(symbol, default_leverage)
+        positions.append(
+            Position(instrument, state.side, state.size, state.entry_price, mark, state.margin_mode, leverage,
+                     state.position_side, isolated_margin, state.mmr_override, state.maintenance_amount_override)
+        )  # fmt: skip
     balances: dict[str, Decimal] = {}
     for ledger_account, value in ledger.owner_items(account.account_id):
         # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
@@ -246,42 +260,6 @@ def snapshot(
         )
         approved = frozenset(a for a in assets if a not in account.revoked)
     return AccountSnapshot(rulebook, balances, approved, {}, tuple(positions), "single", orders)
-
-
-def _positions(
-    rulebook: Rulebook,
-    ledger: Ledger,
-    account: AccountState,
-    markets: dict[str, MarketState],
-    states: dict[str, PositionState],
-) -> list[Position]:
-    """Each position at its symbol's mark and leverage, with its isolated margin from the ledger."""
-    default_leverage = rulebook.conventions.default_leverage
-    positions = []
-    for key, state in states.items():
-        symbol = state.symbol
-        instrument = rulebook.instrument(symbol)
-        mark = markets[symbol].mark
-        assert mark is not None, "a position's market has a mark"
-        isolated_margin = None
-        if state.margin_mode is MarginMode.ISOLATED:
-            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, key))
-        positions.append(
-            Position(
-                instrument,
-                state.side,
-                state.size,
-                state.entry_price,
-                mark,
-                state.margin_mode,
-                account.leverage.get(symbol, default_leverage),
-                state.position_side,
-                isolated_margin,
-                state.mmr_override,
-                state.maintenance_amount_override,
-            )
-        )
-    return positions
 
 
 def open_orders(
