@@ -42,6 +42,7 @@ class EngineBase:
         """``bands=False`` checks every holder exactly on every update instead of using safe-price
         bands: slower, and the reference the bands are tested against (same results, same state)."""
         self.rulebook = rulebook
+        self.conventions = rulebook.conventions  # read on every order: looked up once
         self.ledger = Ledger()
         # every posted transfer, in order, for an auditor kept apart from the ledger
         self.journal: list[Transfer] | None = [] if keep_journal else None

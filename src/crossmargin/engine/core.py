@@ -123,7 +123,8 @@ class Engine(EngineBase):
             return Result(command.command_id, ResultCode.DUPLICATE_ID_MISMATCH, "id reused with another body")
         try:
             result = self._handlers[type(command)](command)
-            if result.code is ResultCode.ACCEPTED:
+            ledger = self.ledger
+            if result.code is ResultCode.ACCEPTED and (ledger.fresh_debts or ledger.debts):
                 result = self._settle_debts(command, result)
         except InputError as error:
             result = self.reject(command, ResultCode.INVALID_ARGUMENT, str(error))

@@ -17,10 +17,10 @@ from typing import Any
 from crossmargin.engine.base import EngineBase
 from crossmargin.engine.ledger import LedgerAccount, Transfer
 from crossmargin.engine.positions import apply_fill
-from crossmargin.engine.state import AccountState, PositionState, isolated, key_symbol, position_key, wallet
+from crossmargin.engine.state import AccountState, PositionState, isolated, key_symbol, leg_keys, wallet
 from crossmargin.engine.watch import forget
 from crossmargin.margin.position import unrealized_pnl
-from crossmargin.margin.types import MarginMode, PositionSide, Side
+from crossmargin.margin.types import MarginMode, Side
 from crossmargin.units import ZERO, Rounding, div, steps_of
 
 
@@ -52,7 +52,7 @@ def _candidates(
     instrument = engine.rulebook.instrument(symbol)
     mark = engine.market(symbol).mark
     assert mark is not None
-    keys = [position_key(symbol, leg) for leg in PositionSide]
+    keys = (symbol, *leg_keys(symbol))  # one-way, or a hedged account's legs
     found = []
     for account in engine.accounts.values():
         if account is bankrupt:

@@ -105,7 +105,7 @@ def plan_fill(
     """Work out a fill (on the hedge-mode leg ``position_side`` names) and check it against
     initial margin (reductions always pass)."""
     symbol, asset = instrument.symbol, instrument.settlement_asset
-    key = position_key(symbol, position_side)
+    key = symbol if position_side is PositionSide.BOTH else position_key(symbol, position_side)
     state = account.positions.get(key)
     mode = state.margin_mode if state else account.margin_mode.get(symbol, MarginMode.CROSS)
     outcome = apply_fill(instrument, state, side, quantity, price, mode, position_side)
@@ -127,14 +127,16 @@ def plan_fill(
     after: Evaluation | None = None
     if not reducing:
         after = engine.evaluate(account, overrides={key: outcome.position}, balance_changes={asset: wallet_change})
-        opened = quantity - outcome.closed
-        covered, as_booked = _covers_order_cost(
-            engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
-        )
-        if not covered:
-            return ResultCode.INSUFFICIENT_MARGIN
-        if mode is MarginMode.ISOLATED or not as_booked:
-            after = None  # the isolated margin it moves is not in that picture yet, or it was adjusted
+        if engine.conventions.order_cost_includes_fees or not _meets_initial(after, asset):
+            opened = quantity - outcome.closed  # the venue's order cost decides
+            covered, as_booked = _covers_order_cost(
+                engine, account, instrument, after, outcome.position, (wallet_change, fee), opened, price
+            )
+            if not covered:
+                return ResultCode.INSUFFICIENT_MARGIN
+            after = after if as_booked else None  # None: the check had to adjust it
+        if mode is MarginMode.ISOLATED:
+            after = None  # the isolated margin it moves is not in that picture yet
     if outcome.position is None and mode is MarginMode.ISOLATED:
         remaining = engine.ledger.balance(target) + realized
         if remaining > 0:
@@ -149,14 +151,21 @@ def plan_fill(
         if gathered < shortfall:
             return ResultCode.INSUFFICIENT_BALANCE
         transfers = settled_transfers + transfers
-    event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason)
-    if position_side is not PositionSide.BOTH:
-        event["position_side"] = position_side.value
+    event = _filled_event(owner, symbol, side, quantity, price, fee, realized, reason, position_side)
     events = [pnl_settled_event(owner, asset, gathered, settled), event] if settled else [event]
     margin_change = None
     if reducing and mode is MarginMode.CROSS and not settled:
         margin_change = realized - fee + _counted_pnl_change(engine, instrument, state, outcome.position)
     return FillPlan(key, outcome.position, transfers, events, reducing, after, settled, margin_change)
+
+
+def _meets_initial(after: Evaluation, asset: str) -> bool:
+    """Whether the pool ``asset`` settles in (a multi-asset pool is "USD") meets initial margin."""
+    for report in after.pools:
+        figures = report.figures
+        if figures.pool.settlement_asset in (asset, "USD") and not figures.meets_initial_margin():
+            return False
+    return True
 
 
 def _covers_order_cost(
@@ -222,8 +231,9 @@ def _filled_event(
     fee: Decimal,
     realized: Decimal,
     reason: str,
+    position_side: PositionSide,
 ) -> dict[str, Any]:
-    return {
+    event: dict[str, Any] = {
         "event": "filled",
         "account": owner,
         "symbol": symbol,
@@ -234,6 +244,9 @@ def _filled_event(
         "realized_pnl": str(realized),
         "reason": reason,
     }
+    if position_side is not PositionSide.BOTH:  # a hedge-mode leg
+        event["position_side"] = position_side.value
+    return event
 
 
 def _counted_pnl_change(

@@ -18,7 +18,7 @@ from crossmargin.engine.fills import pnl_settled_event, settle_profits
 from crossmargin.engine.ledger import AccountKind, LedgerAccount, Transfer
 from crossmargin.engine.liquidation import check_liquidations
 from crossmargin.engine.oracle import Action
-from crossmargin.engine.state import AccountState, MarketState, PositionState, isolated, position_key
+from crossmargin.engine.state import AccountState, MarketState, PositionState, isolated, leg_keys
 from crossmargin.engine.watch import absorb_payment, forget, pool_key
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode, PositionSide
@@ -140,13 +140,18 @@ def _exchange(engine: EngineBase, instrument: Instrument, reference: Decimal, ra
     cross_mode = MarginMode.CROSS
     fund_left = engine.ledger.balance(LedgerAccount.venue(AccountKind.INSURANCE, asset))
     resettled: list[tuple[AccountState, dict[str, PositionState]]] = []  # profits settled to pay
-    keys = [position_key(symbol, leg) for leg in PositionSide]  # one-way, then a hedged account's legs
+    long_key, short_key = leg_keys(symbol)
     moved: dict[LedgerAccount, Decimal] = {}  # what this settlement already moved (a hedged account's legs)
     for account_id, account in engine.accounts.items():
-        for key in keys:
-            position = account.positions.get(key)
-            if position is None:
-                continue
+        positions = account.positions
+        position = positions.get(symbol)
+        if position is not None:
+            holding: list[tuple[str, PositionState]] = [(symbol, position)]
+        elif long_key in positions or short_key in positions:
+            holding = account.legs(symbol)
+        else:
+            continue
+        for key, position in holding:
             amount = funding_payment(instrument, position.side, position.size, reference, rate, unit=unit)
             cross = position.margin_mode is cross_mode
             owner = account.wallet(asset) if cross else isolated(account_id, asset, key)
@@ -189,6 +194,6 @@ def _funding_event(
         "rate": rate_text,
         "price": price_text,
     }
-    if position.position_side is not PositionSide.BOTH:
+    if position.position_side is not PositionSide.BOTH:  # a hedge-mode leg
         event["position_side"] = position.position_side.value
     return event

@@ -18,7 +18,7 @@ from crossmargin.engine.base import EngineBase
 from crossmargin.engine.multi_liquidation import cover_debts, liquidate_multi_asset_pool
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.settlement import bankruptcy_prices, close_positions, settle
-from crossmargin.engine.state import AccountState, isolated, key_of, wallet
+from crossmargin.engine.state import AccountState, isolated, key_of, leg_keys, wallet
 from crossmargin.units import ZERO
 
 
@@ -64,7 +64,7 @@ def check_liquidations_of(engine: EngineBase, symbols: list[str]) -> list[dict[s
     for account_id in sorted(pending):
         account = engine.accounts.get(account_id)
         # a deleveraging earlier in this loop may have closed a position since ``pending`` was read
-        if account is not None and any(account.holds(s) for s in valid):
+        if account is not None and any(s in account.positions or account.holds(s) for s in valid):
             events += _check(engine, account)
     return events
 
@@ -87,7 +87,8 @@ def _unwatched(engine: EngineBase, symbol: str) -> set[str]:
     accounts, unwatched = engine.accounts, engine.watch.unwatched
     flat = {a for a in unwatched if a not in accounts or not accounts[a].positions}
     unwatched -= flat  # nothing to check until a fill opens a position, which files or forgets bands
-    return {a for a in unwatched if accounts[a].holds(symbol)}
+    long_key, short_key = leg_keys(symbol)  # a hedged holder holds the symbol under its legs' keys
+    return {a for a in unwatched if symbol in (held := accounts[a].positions) or long_key in held or short_key in held}
 
 
 def _check(engine: EngineBase, account: AccountState) -> list[dict[str, Any]]:

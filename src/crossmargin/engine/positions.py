@@ -60,32 +60,37 @@ def apply_fill(
         return FillOutcome(opened, ZERO, ZERO)
     if state.side is direction:
         entry = _average_entry(instrument, state, quantity, price)
-        return FillOutcome(_resized(state, state.size + quantity, entry), ZERO, ZERO)
+        grown = PositionState(
+            state.symbol,
+            state.side,
+            state.size + quantity,
+            entry,
+            state.margin_mode,
+            state.position_side,
+            state.mmr_override,
+            state.maintenance_amount_override,
+        )
+        return FillOutcome(grown, ZERO, ZERO)
     closed = min(quantity, state.size)
     realized = unrealized_pnl(instrument, state.side.sign, closed, state.entry_price, price)
     remaining = state.size - closed
     if remaining > 0:
-        return FillOutcome(_resized(state, remaining, state.entry_price), closed, realized)
+        reduced = PositionState(
+            state.symbol,
+            state.side,
+            remaining,
+            state.entry_price,
+            state.margin_mode,
+            state.position_side,
+            state.mmr_override,
+            state.maintenance_amount_override,
+        )
+        return FillOutcome(reduced, closed, realized)
     rest = quantity - closed
     if rest == 0:
         return FillOutcome(None, closed, realized)
     flipped = PositionState(instrument.symbol, direction, rest, price, state.margin_mode, state.position_side)
     return FillOutcome(flipped, closed, realized)
-
-
-def _resized(state: PositionState, size: Decimal, entry_price: Decimal) -> PositionState:
-    """The same position (leg, fixed rate) at another size and entry price (built directly: a
-    fill is the engine's most frequent change)."""
-    return PositionState(
-        state.symbol,
-        state.side,
-        size,
-        entry_price,
-        state.margin_mode,
-        state.position_side,
-        state.mmr_override,
-        state.maintenance_amount_override,
-    )
 
 
 def reduces(state: PositionState | None, side: str, quantity: Decimal) -> bool:

@@ -7,6 +7,7 @@ evaluate`` uses), so every check the engine makes is the foundation's own figure
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +31,16 @@ def position_key(symbol: str, position_side: PositionSide) -> str:
     """The key an account holds a position under: its symbol in one-way mode, and the symbol with
     its leg (``BTCUSDT#long``) for a hedge-mode leg, so one symbol may hold a long and a short leg."""
     return symbol if position_side is PositionSide.BOTH else f"{symbol}{LEG_SEPARATOR}{position_side.value}"
+
+
+#: A position side by the name commands carry (``"both"``, ``"long"``, ``"short"``).
+LEGS = {side.value: side for side in PositionSide}
+
+
+@functools.cache
+def leg_keys(symbol: str) -> tuple[str, str]:
+    """The keys of a symbol's long and short hedge-mode legs (built once per symbol)."""
+    return position_key(symbol, PositionSide.LONG), position_key(symbol, PositionSide.SHORT)
 
 
 def key_symbol(key: str) -> str:
@@ -116,7 +127,19 @@ class AccountState:
 
     def holds(self, symbol: str) -> bool:
         """Whether the account has a position in ``symbol``, one-way or a hedge-mode leg."""
-        return symbol in self.positions or any(p.symbol == symbol for p in self.positions.values())
+        positions = self.positions
+        if symbol in positions:
+            return True
+        long_key, short_key = leg_keys(symbol)
+        return long_key in positions or short_key in positions
+
+    def legs(self, symbol: str) -> list[tuple[str, PositionState]]:
+        """The account's positions in ``symbol`` with their keys: the one-way position, or the legs."""
+        positions = self.positions
+        found = positions.get(symbol)
+        if found is not None:
+            return [(symbol, found)]
+        return [(key, positions[key]) for key in leg_keys(symbol) if key in positions]
 
     def wallet(self, asset: str) -> LedgerAccount:
         """The account's cross wallet in ``asset``: the same ledger key every time (built once)."""
@@ -199,7 +222,23 @@ def snapshot(
     ``open_interest`` gives a symbol's open interest notional where its initial margin scales with it.
     """
     states = with_overrides(account.positions, overrides)
-    positions = _positions(rulebook, ledger, account, markets, states, open_interest or {})
+    default_leverage = rulebook.conventions.default_leverage
+    interest = open_interest or {}
+    positions = []
+    for key, state in states.items():  # each at its symbol's mark and leverage
+        symbol = state.symbol
+        instrument = rulebook.instrument(symbol)
+        mark = markets[symbol].mark
+        assert mark is not None, "a position's market has a mark"
+        isolated_margin = None
+        if state.margin_mode is MarginMode.ISOLATED:
+            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, key))
+        leverage = account.leverage.get(symbol, default_leverage)
+        positions.append(
+            Position(instrument, state.side, state.size, state.entry_price, mark, state.margin_mode, leverage,
+                     state.position_side, isolated_margin, state.mmr_override, state.maintenance_amount_override,
+                     interest.get(symbol))
+        )  # fmt: skip
     balances: dict[str, Decimal] = {}
     for ledger_account, value in ledger.owner_items(account.account_id):
         # staked collateral backs margin like the wallet (haircuts apply in a multi-asset pool)
@@ -266,45 +305,6 @@ def open_interest_notionals(
             instrument = rulebook.instrument(symbol)
             found[symbol] = max(longs, shorts) * instrument.contract_size * mark  # linear (dYdX)
     return found
-
-
-def _positions(
-    rulebook: Rulebook,
-    ledger: Ledger,
-    account: AccountState,
-    markets: dict[str, MarketState],
-    states: dict[str, PositionState],
-    open_interest: dict[str, Decimal],
-) -> list[Position]:
-    """Each position at its symbol's mark and leverage, with its isolated margin from the ledger
-    and, where the rulebook scales initial margin with it, the market's open interest."""
-    default_leverage = rulebook.conventions.default_leverage
-    positions = []
-    for key, state in states.items():
-        symbol = state.symbol
-        instrument = rulebook.instrument(symbol)
-        mark = markets[symbol].mark
-        assert mark is not None, "a position's market has a mark"
-        isolated_margin = None
-        if state.margin_mode is MarginMode.ISOLATED:
-            isolated_margin = ledger.balance(isolated(account.account_id, instrument.settlement_asset, key))
-        positions.append(
-            Position(
-                instrument,
-                state.side,
-                state.size,
-                state.entry_price,
-                mark,
-                state.margin_mode,
-                account.leverage.get(symbol, default_leverage),
-                state.position_side,
-                isolated_margin,
-                state.mmr_override,
-                state.maintenance_amount_override,
-                open_interest.get(symbol),
-            )
-        )
-    return positions
 
 
 def open_orders(

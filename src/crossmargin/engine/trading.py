@@ -25,7 +25,7 @@ from crossmargin.engine.fills import commit_fill, plan_fill, sweep_for
 from crossmargin.engine.liquidation import check_account
 from crossmargin.engine.oracle import Action
 from crossmargin.engine.positions import order_side, reduces
-from crossmargin.engine.state import AccountState, OrderState, position_key
+from crossmargin.engine.state import LEGS, AccountState, OrderState, leg_keys, position_key
 from crossmargin.margin.evaluate import Evaluation
 from crossmargin.margin.orders import cost_to_open
 from crossmargin.margin.pool import PoolFigures
@@ -45,11 +45,14 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
     if engine.market(instrument.symbol).mark is None:
         return ResultCode.NO_MARK_PRICE
     account = engine.account(command.account)
-    position_side = _leg(engine, account, instrument.symbol, command.position_side)
-    key = instrument.symbol if position_side is PositionSide.BOTH else position_key(instrument.symbol, position_side)
+    symbol = instrument.symbol
+    if command.position_side == "both" and symbol in account.positions:  # one-way, held: the usual case
+        leg, key = PositionSide.BOTH, symbol
+    else:
+        leg = _leg(engine, account, symbol, command.position_side)
+        key = symbol if leg is PositionSide.BOTH else position_key(symbol, leg)
     adds_risk = not reduces(account.positions.get(key), command.side, command.quantity)
-    closes_leg = position_side is not PositionSide.BOTH and _closes_leg(position_side, command.side)
-    if (command.reduce_only or closes_leg) and adds_risk:
+    if adds_risk and (command.reduce_only or (leg is not PositionSide.BOTH and _closes_leg(leg, command.side))):
         return ResultCode.REDUCE_ONLY_VIOLATION
     if adds_risk and instrument.settlement_asset in account.revoked:
         return ResultCode.COLLATERAL_NOT_APPROVED
@@ -63,31 +66,21 @@ def _validated(engine: EngineBase, command: PlaceOrder) -> Instrument | ResultCo
     return instrument
 
 
-_LEGS = {side.value: side for side in PositionSide}
-_LEG_KEYS: dict[str, tuple[str, str]] = {}  # symbol -> the keys of its long and short legs
-
-
-def _leg_keys(symbol: str) -> tuple[str, str]:
-    keys = _LEG_KEYS.get(symbol)
-    if keys is None:
-        keys = _LEG_KEYS[symbol] = (position_key(symbol, PositionSide.LONG), position_key(symbol, PositionSide.SHORT))
-    return keys
-
-
 def _leg(engine: EngineBase, account: AccountState, symbol: str, name: str) -> PositionSide:
-    """The position side an order names, where the venue and the account's positions allow it
-    (looked up by key: an order is placed far more often than positions are held)."""
-    leg = _LEGS.get(name)
+    """The position side an order names, where the venue and the account's positions allow it."""
+    leg = LEGS.get(name)
     if leg is None:
         raise InputError("position_side", "must be both, long or short")
     positions = account.positions
-    if leg is not PositionSide.BOTH:
-        if not engine.rulebook.conventions.hedge_mode_offered:
-            raise InputError("position_side", f"{engine.rulebook.venue} has no hedge mode")
-        if symbol in positions:
-            raise InputError("position_side", f"{symbol} is held one-way: an order on it names no leg")
-    elif positions and any(key in positions for key in _leg_keys(symbol)):
-        raise InputError("position_side", f"{symbol} is held in hedge mode: name the leg, long or short")
+    if leg is PositionSide.BOTH:
+        long_key, short_key = leg_keys(symbol)
+        if symbol not in positions and (long_key in positions or short_key in positions):
+            raise InputError("position_side", f"{symbol} is held in hedge mode: name the leg, long or short")
+        return leg
+    if not engine.rulebook.conventions.hedge_mode_offered:
+        raise InputError("position_side", f"{engine.rulebook.venue} has no hedge mode")
+    if symbol in positions:
+        raise InputError("position_side", f"{symbol} is held one-way: an order on it names no leg")
     return leg
 
 
@@ -137,7 +130,7 @@ def _take(
         return _rest(engine, command, account, instrument)  # nothing on the book at its price yet
     if filled <= 0 or average is None:
         return engine.reject(command, ResultCode.NO_LIQUIDITY)
-    leg = PositionSide(command.position_side)
+    leg = LEGS[command.position_side]
     fee_rate = instrument.fee("taker_fee")
     plan = plan_fill(engine, account, instrument, command.side, filled, average, fee_rate, "taker", leg)
     if isinstance(plan, ResultCode):
@@ -165,7 +158,7 @@ def _rest(engine: EngineBase, command: PlaceOrder, account: AccountState, instru
         command.trigger_price,
         command.trigger_on,
         command.reduce_only,
-        PositionSide(command.position_side),
+        LEGS[command.position_side],
     )
     shortfall = _cost_not_covered(engine, account, instrument, order)
     if shortfall is not None:
@@ -268,7 +261,7 @@ def run_resting(engine: EngineBase, symbol: str) -> list[dict[str, Any]]:
             continue  # a resting order does not fill on a price the guard refuses
         del account.orders[order.order_id]
         engine.resting[symbol].discard((account_id, order_id))
-        if (order.reduce_only or _closes_leg(order.position_side, order.side)) and adds:
+        if adds and (order.reduce_only or _closes_leg(order.position_side, order.side)):
             events.append(
                 {
                     "event": "order_cancelled",

@@ -133,11 +133,13 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
         return (_multi_asset_pool(snapshot),)
     settlement_assets = snapshot.rulebook.settlement_assets
     grouped: dict[str, list[Position]] = {asset: [] for asset in snapshot.balances if asset in settlement_assets}
-    include_fees = snapshot.rulebook.conventions.order_cost_includes_fees
-    resting, positions = snapshot.open_orders, snapshot.positions
-    held = {m.asset: m for m in open_order_margin(resting, positions, include_fees=include_fees)} if resting else {}
-    for asset in held:
-        grouped.setdefault(asset, [])
+    held = {}
+    if snapshot.open_orders:
+        include_fees = snapshot.rulebook.conventions.order_cost_includes_fees
+        margins = open_order_margin(snapshot.open_orders, snapshot.positions, include_fees=include_fees)
+        held = {m.asset: m for m in margins}
+        for asset in held:
+            grouped.setdefault(asset, [])
     for position in snapshot.positions:
         if position.margin_mode is MarginMode.CROSS:
             asset = position.instrument.settlement_asset
@@ -149,8 +151,10 @@ def build_pools(snapshot: AccountSnapshot) -> tuple[PoolInput, ...]:
     for asset in sorted(grouped):
         balance = snapshot.balances.get(asset, ZERO)
         counted = balance if (snapshot.approved(asset) or balance < 0) else ZERO
-        holds = (held[asset],) if asset in held else ()
-        pools.append(PoolInput(asset, counted, tuple(grouped[asset]), None, holds))
+        if asset in held:
+            pools.append(PoolInput(asset, counted, tuple(grouped[asset]), None, (held[asset],)))
+        else:
+            pools.append(PoolInput(asset, counted, tuple(grouped[asset])))
     return tuple(pools)
 
 

@@ -137,13 +137,13 @@ def pool_figures(pool: PoolInput, conventions: Conventions, price_factor: Decima
         fees += f.fee_requirement
         total_notional += f.notional
     requirement = maintenance + fees
-    orders_held = isolated_orders_held = ZERO
-    for held in pool.order_margin:
-        orders_held += held.cross + held.isolated
-        isolated_orders_held += held.isolated
-    available = wallet + order_pnl - initial - orders_held
+    available = wallet + order_pnl - initial
+    orders_held = ZERO
+    if pool.order_margin:  # resting orders hold margin back from what is available
+        orders_held = sum((held.cross + held.isolated for held in pool.order_margin), ZERO)
+        available -= orders_held
     withdrawable = _max_withdrawable(
-        conventions, wallet, unrealized, losses, initial, requirement, total_notional, orders_held, isolated_orders_held
+        conventions, wallet, unrealized, losses, initial, requirement, total_notional, pool.order_margin
     )
     return PoolFigures(  # positional, in the field order: built for every order the engine checks
         pool,
@@ -170,8 +170,7 @@ def _max_withdrawable(
     initial: Decimal,
     requirement: Decimal,
     total_notional: Decimal,
-    orders_held: Decimal = ZERO,
-    isolated_orders_held: Decimal = ZERO,
+    order_margin: tuple[OrderMargin, ...] = (),
 ) -> Decimal:
     """What may leave the pool under the venue's rule for unrealised PnL.
 
@@ -186,10 +185,14 @@ def _max_withdrawable(
     floor_fraction = conventions.withdrawal_min_margin_notional_fraction
     if floor_fraction > 0:
         kept = max(kept, total_notional * floor_fraction)
+    funds_orders = ZERO  # what the isolated positions' orders hold (the cross wallet funds them)
+    if order_margin:
+        kept += sum((held.cross + held.isolated for held in order_margin), ZERO)
+        funds_orders = sum((held.isolated for held in order_margin), ZERO)
     if rule == "excluded":
-        value = min(wallet - requirement - isolated_orders_held, wallet + unrealized - kept - orders_held)
+        value = min(wallet - requirement - funds_orders, wallet + unrealized - kept)
     else:
-        value = wallet + (unrealized if rule == "full" else losses) - kept - orders_held
+        value = wallet + (unrealized if rule == "full" else losses) - kept
     return value if value > 0 else ZERO
 
 
