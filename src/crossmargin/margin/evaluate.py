@@ -7,7 +7,6 @@ output happens in :mod:`crossmargin.margin.report`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from decimal import Decimal
 from typing import NamedTuple
@@ -183,8 +182,7 @@ def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -
         liquidation = solve_by_bisection(pool, group, conventions)
         pair = rounded_pair(legs, liquidation, bankruptcy, falls_liquidate=rises_with_price)
         below = liquidation is not None and liquidation <= mark
-        return dataclasses.replace(
-            pair,
+        return pair._replace(
             liquidation_down=pair.liquidation_price if below else None,
             liquidation_up=None if below else pair.liquidation_price,
             down_exact=liquidation if below else None,
@@ -196,8 +194,7 @@ def _numeric_pair(pool: PoolInput, group: list[int], conventions: Conventions) -
     sides = [p for p in (down, up) if p is not None]
     nearest = min(sides, key=lambda p: abs(p - mark)) if sides else None
     pair = rounded_pair(legs, nearest, bankruptcy, falls_liquidate=nearest is None or nearest <= mark)
-    return dataclasses.replace(
-        pair,
+    return pair._replace(
         liquidation_down=rounded_pair(legs, down, None, falls_liquidate=True).liquidation_price,
         liquidation_up=rounded_pair(legs, up, None, falls_liquidate=False).liquidation_price,
         down_exact=down,

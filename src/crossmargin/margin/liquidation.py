@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -34,8 +33,7 @@ from crossmargin.rules.schema import Conventions, PriceReporting
 from crossmargin.units import ZERO, Rounding, div, quantize, to_tick
 
 
-@dataclass(frozen=True, slots=True)
-class PricePair:
+class PricePair(NamedTuple):
     """Liquidation and bankruptcy price, exact (50 digits) and rounded to the tick.
 
     ``liquidation_price`` is the root nearest the mark. A hedged symbol can have a root on
@@ -74,8 +72,7 @@ class PricePair:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
+class _Line(NamedTuple):
     """``constant + slope x t`` summed over legs, with the direction of the price root."""
 
     constant: Decimal
@@ -84,8 +81,9 @@ class _Line:
 
 def _rates_at(legs: Sequence[Position], price: Decimal, conventions: Conventions) -> tuple[MaintenanceRate, ...]:
     rates = []
+    entry_valued = conventions.values_at_entry
     for leg in legs:
-        fixed = maintenance_value_at_entry(leg, conventions)
+        fixed = maintenance_value_at_entry(leg, conventions) if entry_valued else None
         value = notional(leg.instrument, leg.size, price) if fixed is None else fixed
         rates.append(maintenance_rate(leg, tier_basis_value(leg.instrument, leg.size, value)))
     return tuple(rates)
@@ -116,10 +114,11 @@ def _line(
     """The legs' ``PnL(t) - requirement(t)`` as ``A + B t`` for one choice of tiers."""
     base = _pnl_line(legs) if pnl is None else pnl
     constant, slope = base.constant, base.slope
+    entry_valued = conventions.values_at_entry
     for leg, rate in zip(legs, rates, strict=True):
         fee, fixed = fee_terms(leg, conventions)
         mmr, amount = rate.mmr, rate.amount - fixed
-        at_entry = maintenance_value_at_entry(leg, conventions)
+        at_entry = maintenance_value_at_entry(leg, conventions) if entry_valued else None
         if at_entry is not None:  # maintenance fixed on the entry value: no slope from it
             amount -= at_entry * mmr
             mmr = ZERO
@@ -404,16 +403,18 @@ def price_pair(
         main, other = up, down
     if main is None:
         return rounded_pair(legs, None, bankruptcy, falls_liquidate=_falls_liquidate(legs, pnl))
-    pair = rounded_pair(legs, main.price, bankruptcy, falls_liquidate=_falls_liquidate(legs, main.line))
+    falls = _falls_liquidate(legs, main.line)
+    tick = legs[0].instrument.tick_size
+    rounding = Rounding.CEILING if falls else Rounding.FLOOR
+    main_price = _rounded(main.price, tick, rounding)
     other_price = _rounded_root(legs, other)
-    main_price = pair.liquidation_price
     sides = (main_price, other_price) if main is down else (other_price, main_price)
     return PricePair(
-        pair.liquidation_exact,
+        main.price,
         main_price,
-        pair.bankruptcy_exact,
-        pair.bankruptcy_price,
-        pair.falls_liquidate,
+        bankruptcy,
+        _rounded(bankruptcy, tick, rounding),
+        falls,
         *sides,
         None if down is None else down.price,
         None if up is None else up.price,
@@ -424,7 +425,8 @@ def _rounded_root(legs: Sequence[Position], root: _Root | None) -> Decimal | Non
     """One side's root rounded like the main liquidation price, toward that side's safety."""
     if root is None:
         return None
-    return rounded_pair(legs, root.price, None, falls_liquidate=_falls_liquidate(legs, root.line)).liquidation_price
+    rounding = Rounding.CEILING if _falls_liquidate(legs, root.line) else Rounding.FLOOR
+    return _rounded(root.price, legs[0].instrument.tick_size, rounding)
 
 
 def rounded_pair(

@@ -154,9 +154,7 @@ def position_figures(position: Position, conventions: Conventions, price: Decima
     at = position.mark_price if price is None else price
     instrument = position.instrument
     value = notional(instrument, position.size, at)
-    # the mark everywhere but Bybit's entry values (the check inlined: every order is checked)
-    fixed = conventions.position_value_basis == "entry" or conventions.isolated_maintenance_basis == "entry"
-    at_entry = maintenance_value_at_entry(position, conventions) if fixed else None
+    at_entry = maintenance_value_at_entry(position, conventions) if conventions.values_at_entry else None
     maintenance_value = value if at_entry is None else at_entry
     basis = tier_basis_value(instrument, position.size, maintenance_value)
     rate = maintenance_rate(position, basis)

@@ -283,6 +283,12 @@ class Conventions(Frozen):
     # how the API prints liquidation and bankruptcy prices (``evaluate --json``'s figures)
     price_reporting: PriceReporting = PriceReporting()
 
+    @functools.cached_property
+    def values_at_entry(self) -> bool:
+        """Whether any position's maintenance is on its entry value (Bybit), so the margin
+        functions ask for it per position only on such a venue."""
+        return self.position_value_basis == "entry" or self.isolated_maintenance_basis == "entry"
+
 
 class HaircutTier(Frozen):
     """A marginal slice of a collateral balance, from ``floor`` (asset units) upward."""
