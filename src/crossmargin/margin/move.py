@@ -152,7 +152,7 @@ def _walk(pool: PoolInput, conventions: Conventions, increasing: bool) -> Decima
     legs = []
     for position in pool.positions:
         instrument = position.instrument
-        fixed_value = maintenance_value_at_entry(position, conventions)
+        fixed_value = maintenance_value_at_entry(position, conventions) if conventions.values_at_entry else None
         tiered = (
             position.mmr_override is None
             and fixed_value is None
