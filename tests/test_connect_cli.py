@@ -73,9 +73,9 @@ def test_evaluate_table_flags_a_disagreement(tmp_path):
     [
         ("binance-usdm", "unknown_shape.json", "is not a binance-usdm response this importer knows"),
         ("binance-usdm", "positionRisk_unknown_symbol.json", "unknown symbol 'BLURUSDT' for venue binance-usdm"),
-        ("binance-usdm", "not_utf8.json", "is not UTF-8 text (byte 0xff at offset 0)"),
+        ("binance-usdm", "not_utf8.json", "is UTF-16 text; save it as UTF-8"),
         ("hyperliquid", "truncated.json", "is not valid JSON"),
-        ("okx", "duplicate_key.json", "repeats the key 'positionAmt' inside one object"),
+        ("okx", "duplicate_key.json", "gives the key 'positionAmt' twice in one object"),
         ("dydx", "unknown_shape.json", "is not a dydx response this importer knows"),
     ],
 )
@@ -107,4 +107,4 @@ def test_deeply_nested_response_is_refused(tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 5000 + "]" * 5000)
     done = _run("import", "binance-usdm", str(deep))
-    assert done.returncode == 2 and "nests deeper than" in done.stderr
+    assert done.returncode == 2 and "nests arrays or objects deeper than" in done.stderr

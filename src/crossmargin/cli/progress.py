@@ -16,12 +16,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextmanager
-def progress(total: int, label: str, unit: str, *, long_from: int = 0) -> Iterator[Callable[[int], None]]:
+def progress(
+    total: int, label: str, unit: str, *, long_from: int = 0, bar_from: int = 0
+) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``, to be called as each ``n`` units of ``total`` are done.
 
-    ``long_from``: below this many units the work is quick, and a log gets no progress lines.
+    ``long_from``: below this many units the work is quick, and a log gets no progress lines;
+    ``bar_from``: below this many, a terminal gets no bar either.
     """
     console = Console(stderr=True)
+    if console.is_terminal and total < bar_from:
+
+        def quiet(n: int = 1) -> None:
+            pass
+
+        yield quiet
+        return
     if console.is_terminal:
         columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit))
         with Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:

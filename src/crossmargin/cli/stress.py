@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.formats import pool_asset
 from crossmargin.cli.output import check_output_file
+from crossmargin.cli.progress import progress
 from crossmargin.cli.risk_tables import stress_table
 from crossmargin.margin.account import load_account
 from crossmargin.units import RATIO_UNIT, InputError, Rounding, parse_decimal, quantize
@@ -94,8 +91,9 @@ def stress(
         chosen.append(beta_scaled(assets, parse_decimal(text, field="beta"), steps))
     chosen += [load_scenario_file(path) for path in scenario or []]
     chosen += incidents(incident or [])
-    with step_progress(sum(len(item.steps) for item in chosen), "stress") as advance:
-        reports = [run_stress(snapshot, item, on_step=advance) for item in chosen]
+    total_steps = sum(len(item.steps) for item in chosen)
+    with progress(total_steps, "stress", "steps", long_from=LONG_RUN_STEPS, bar_from=BAR_STEPS) as advance:
+        reports = [run_stress(snapshot, item, on_step=lambda: advance(1)) for item in chosen]
     if html_file is not None:
         from crossmargin.cli.report import stress_section, write_report
 
@@ -108,28 +106,3 @@ def stress(
     asset = pool_asset(snapshot.positions, snapshot.asset_mode)
     table = stress_table(f"{account} · stress through the engine", reports, asset)
     Console().print(table)
-
-
-@contextmanager
-def step_progress(total: int, label: str) -> Iterator[Callable[[], None]]:
-    """Progress over ``total`` steps on stderr: a live bar on a terminal once the run has
-    ``BAR_STEPS`` steps, a line per tenth in a log or pipe once it is long (``LONG_RUN_STEPS``),
-    nothing otherwise. Yields the function that marks one step done."""
-    console = Console(stderr=True)
-    if console.is_terminal and total >= BAR_STEPS:
-        columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"))
-        with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as progress:
-            task = progress.add_task(label, total=total)
-            yield lambda: progress.advance(task)
-        return
-    if console.is_terminal or total < LONG_RUN_STEPS:
-        yield lambda: None
-        return
-    done = [0]
-
-    def advance() -> None:
-        done[0] += 1
-        if done[0] * 10 // total != (done[0] - 1) * 10 // total:
-            print(f"{label}: {done[0]:,}/{total:,} steps", file=sys.stderr, flush=True)
-
-    yield advance

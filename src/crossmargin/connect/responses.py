@@ -2,9 +2,9 @@
 
 A response file is refused, in one line naming the file, when it is not UTF-8, not complete
 JSON, nests too deeply, repeats a key inside one object (the second value would silently win)
-or holds NaN or Infinity. Numbers are kept as the exact decimal text the venue printed: a
-JSON float becomes ``Decimal`` of its own text, so a ccxt dump's ``0.1`` is 0.1 (its
-shortest repr), never the binary value behind it.
+or holds NaN or Infinity: the strict reader every command uses. Numbers are kept as the exact
+decimal text the venue printed: a JSON float becomes ``Decimal`` of its own text, so a ccxt
+dump's ``0.1`` is 0.1 (its shortest repr), never the binary value behind it.
 
 Every field read afterwards goes through :class:`Body`, which names the file and the path of
 the field in any error (``positionRisk.json: [2].positionAmt: is missing``).
@@ -13,88 +13,20 @@ the field in any error (``positionRisk.json: [2].positionAmt: is missing``).
 from __future__ import annotations
 
 import datetime
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crossmargin.units import InputError, parse_decimal
+from crossmargin.units import InputError, jsonio, parse_decimal
 
-#: A response body nested deeper than this is refused before it is parsed.
-MAX_NESTING = 64
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise _DuplicateKeyError(key)
-        found[key] = value
-    return found
-
-
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _nesting(text: str) -> int:
-    """Deepest bracket nesting outside strings (a cheap pass before the recursive parser)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-def parse_json_text(text: str, name: str) -> Any:
-    """Parse JSON text strictly (see the module docstring); ``name`` labels every error."""
-
-    def reject_constant(constant: str) -> Any:
-        raise InputError(name, f"contains {constant}, which is not a number")
-
-    if _nesting(text) > MAX_NESTING:
-        raise InputError(name, f"nests deeper than {MAX_NESTING} levels")
-    try:
-        return json.loads(
-            text, parse_float=Decimal, parse_constant=reject_constant, object_pairs_hook=_refuse_duplicates
-        )
-    except _DuplicateKeyError as error:
-        raise InputError(name, f"repeats the key {error.key!r} inside one object") from None
-    except json.JSONDecodeError as error:
-        raise InputError(name, f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
-
-
 def read_json_file(path: Path) -> Any:
-    """Read and parse one response file (bytes checked as UTF-8 first)."""
-    name = str(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(name, "is a directory, not a response file") from None
-    except OSError as error:
-        raise InputError(name, f"cannot be read ({error.strerror})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(name, f"is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
-    return parse_json_text(text.removeprefix("\ufeff"), name)
+    """Read and parse one response file strictly (:mod:`crossmargin.units.jsonio`: UTF-8, every
+    key once, no NaN, bounded nesting, numbers as the decimal text printed)."""
+    return jsonio.read_json_file(path)
 
 
 @dataclass(frozen=True)
