@@ -186,3 +186,34 @@ def test_guard_refuses_a_window_longer_than_the_history_and_odds_outside_0_1(acc
 def test_a_model_option_the_model_would_ignore_is_refused(account: Path, args: list[str], field: str):
     """The bootstrap draws real returns and the student-t has no drift: the option would silently do nothing."""
     refused(run("montecarlo", account, "--paths", "10", *args), f"{field}: does not apply to the")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"leverage": "1000"}, "positions[0].leverage: 1000 is above BTC-PERP's maximum of"),
+        ({"mmr": "2"}, "positions[0].mmr: is a rate below 1"),
+    ],
+)
+def test_a_position_beyond_what_the_venue_allows_is_refused(tmp_path: Path, change: dict[str, str], expected: str):
+    """Leverage above the instrument's highest was evaluated at the venue's cap without a word, and
+    a maintenance rate of 200 % gave a liquidation price on the wrong side of the mark."""
+    document = json.loads(json.dumps(ACCOUNT))
+    document["positions"][0].update(change)
+    path = tmp_path / "account.json"
+    path.write_text(json.dumps(document))
+    refused(run("evaluate", path), expected)
+
+
+def test_with_several_files_the_error_names_the_file(tmp_path: Path, account: Path):
+    """`evaluate good.json bad.json` named only the field, not which of the files held it."""
+    bad = tmp_path / "bad.json"
+    document = json.loads(json.dumps(ACCOUNT))
+    document["positions"][0]["size"] = "-1"
+    bad.write_text(json.dumps(document))
+    refused(run("evaluate", account, bad), f"{bad}: positions[0].size")
+
+
+def test_a_vol_for_an_asset_the_account_does_not_hold_is_refused(account: Path):
+    """`--vol FOO=0.5` with the Gaussian model ran without it, unsaid."""
+    refused(run("montecarlo", account, "--model", "gaussian", "--vol", "FOO=0.5", "--paths", "10"), "vol.FOO")

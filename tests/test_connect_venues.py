@@ -337,3 +337,16 @@ def test_a_figure_the_venue_misreports_is_listed():
     assert [(d["symbol"], d["figure"], d["venue"]) for d in result["reported"]["disagreements"]] == [
         ("DOGEUSDT", "liquidation_price", "0.20059204")
     ]
+
+
+def test_a_flat_hyperliquid_position_is_left_out(tmp_path):
+    """Hyperliquid may list a closed position (``szi`` "0") in clearinghouseState; it holds
+    nothing to margin, so the import leaves it out rather than dividing by its size."""
+    body = json.loads((FIXTURES / "hyperliquid" / "clearinghouseState_isolated.json").read_text())
+    flat = json.loads(json.dumps(body["assetPositions"][0]))
+    flat["position"].update({"coin": "BTC", "szi": "0.0", "positionValue": "0.0", "unrealizedPnl": "0.0"})
+    body["assetPositions"].append(flat)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(body))
+    account = import_account("hyperliquid", [path])
+    assert [p["symbol"] for p in account["positions"]] == [p["position"]["coin"] for p in body["assetPositions"][:1]]

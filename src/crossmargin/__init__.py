@@ -83,8 +83,12 @@ def evaluate(account: AccountSnapshot | Mapping[str, Any] | str | os.PathLike[st
         snapshot = account
     elif isinstance(account, Mapping):
         snapshot = parse_account(dict(account))
-    else:
+    elif isinstance(account, (str, os.PathLike)):
         snapshot = load_account(os.fspath(account))
+    else:
+        from crossmargin.units import InputError
+
+        raise InputError("account", f"must be an account snapshot, document or file path, got {type(account).__name__}")
     return evaluate_account(snapshot)
 
 

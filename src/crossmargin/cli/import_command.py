@@ -40,6 +40,16 @@ def import_command(
         typer.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    positions = len(document["positions"])
-    compared = len(document["reported"]["positions"]) + len(document["reported"]["pools"])
-    typer.echo(f"wrote {output}: {positions} positions, {compared} with the venue's figures, venue {document['venue']}")
+    reported = document["reported"]
+    summary = ", ".join(
+        (
+            _count(len(document["positions"]), "position"),
+            f"the venue's figures for {_count(len(reported['positions']), 'position')}"
+            f" and {_count(len(reported['pools']), 'pool')}",
+        )
+    )
+    typer.echo(f"wrote {output} ({document['venue']}): {summary}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -25,6 +25,7 @@ from crossmargin.cli.run import run
 from crossmargin.cli.stress import stress
 from crossmargin.cli.venues import venues_app
 from crossmargin.margin import account_from_json, evaluate_account, evaluation_to_json, load_account
+from crossmargin.units import InputError
 
 app = typer.Typer(
     name="crossmargin",
@@ -69,7 +70,12 @@ def evaluate(
     """Margin ratio, health, withdrawable amount, liquidation prices and the liquidation move."""
     documents = []
     for path in accounts:
-        snapshot = account_from_json(_stdin_bytes(), source="stdin") if str(path) == "-" else load_account(path)
+        try:
+            snapshot = account_from_json(_stdin_bytes(), source="stdin") if str(path) == "-" else load_account(path)
+        except InputError as error:  # with several files, the line names the one at fault
+            if len(accounts) > 1 and not error.field.startswith(str(path)):
+                raise InputError(f"{path}: {error.field}", error.problem) from None
+            raise
         documents.append((path, evaluation_to_json(evaluate_account(snapshot)), units_of(snapshot.positions)))
     if as_json:
         payload = documents[0][1] if len(documents) == 1 else [doc for _, doc, _ in documents]

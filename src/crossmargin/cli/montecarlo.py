@@ -58,6 +58,17 @@ def check_seed(seed: int) -> None:
         raise InputError("seed", f"must be a whole number 0 or above, got {seed}")
 
 
+def _check_assets(
+    assets: tuple[str, ...] | list[str], vols: dict[str, float], correlations: dict[tuple[str, str], float]
+) -> None:
+    """A vol or correlation of an asset the account does not hold would be ignored unsaid."""
+    held = set(assets)
+    named = [(f"vol.{a}", a) for a in vols] + [(f"corr.{a}:{b}", x) for a, b in correlations for x in (a, b)]
+    for field, asset in named:
+        if asset not in held:
+            raise InputError(field, f"{asset} is not an asset of the account ({', '.join(sorted(held))})")
+
+
 def _check_model_options(model: str, vol: str | None, corr: str | None, drift: str) -> None:
     """Refuse an option the chosen model would ignore, rather than run without it unsaid:
     bootstrap draws real returns (no vol, correlation or drift); student-t has no drift."""
@@ -155,6 +166,7 @@ def montecarlo(
     pool = pool_of(snapshot, rate)
     vols, correlations = parse_vols(vol), parse_correlations(corr)
     _check_model_options(model, vol, corr, drift)
+    _check_assets(pool.assets, vols, correlations)
     chosen = build_model(
         model,
         list(pool.assets),

@@ -42,7 +42,7 @@ def units_of(positions: Iterable[Position]) -> dict[str, Units]:
 
 
 def _percent(move: str) -> str:
-    return f"{abs(Decimal(move)) * 100:.2f}%"
+    return f"{abs(Decimal(move)) * 100:,.2f}%"
 
 
 def move_sentence(pool: dict[str, Any]) -> str:
@@ -116,7 +116,7 @@ def _figure_columns(
     """Columns of ``spec`` (header, key, unit kind, group): a unit every row shares goes in the
     header, otherwise each figure carries its own; a table too wide splits between groups."""
     columns = [Column("symbol", "left", key=True)]
-    rows: list[list[Cell]] = [[p["symbol"]] for p in positions]
+    rows: list[list[Cell]] = [[_label(p)] for p in positions]
     for header, key, kind, group in spec:
         per_row = [getattr(units[p["symbol"]], kind) if kind and p["symbol"] in units else "" for p in positions]
         shared = per_row[0] if per_row and len(set(per_row)) == 1 else None
@@ -124,6 +124,12 @@ def _figure_columns(
         for row, p, unit in zip(rows, positions, per_row, strict=True):
             row.append(_cell(p, key) + ("" if shared is not None or not unit else f" {unit}"))
     return columns, rows
+
+
+def _label(position: dict[str, Any]) -> str:
+    """The symbol, and a hedge-mode leg's side, so each row names its position in every table."""
+    leg = position["position_side"]
+    return position["symbol"] if leg == "both" else f"{position['symbol']} {leg}"
 
 
 def _cell(position: dict[str, Any], key: str) -> str:

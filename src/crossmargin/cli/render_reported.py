@@ -37,6 +37,21 @@ def _rows(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return rows
 
 
+#: Short names of the figures, as the other tables write them, so the column stays narrow.
+FIGURE_LABELS = {
+    "liquidation_price": "liq. price",
+    "bankruptcy_price": "bankr. price",
+    "maintenance_margin": "MM",
+    "initial_margin": "IM",
+    "unrealized_pnl": "uPnL",
+    "max_withdrawable": "may withdraw",
+    "available_balance": "available",
+    "margin_balance": "margin balance",
+    "wallet_balance": "wallet",
+    "isolated_margin": "iso. margin",
+}
+
+
 def render_reported(document: dict[str, Any], console: Console) -> None:
     """The comparison table and the overrides, when the account carries the venue's figures."""
     reported = document.get("reported")
@@ -45,12 +60,17 @@ def render_reported(document: dict[str, Any], console: Console) -> None:
         table = Table(title="The venue's figures beside ours", caption=f"from {sources}" if sources else None)
         for column in ("where", "figure", "venue", "ours", "ours - venue"):
             words = column in ("where", "figure")  # labels wrap at 80 columns; a figure is never cut
-            table.add_column(column, justify="left" if words else "right", no_wrap=not words, overflow="fold")
+            table.add_column(
+                column,
+                justify="left" if words else "right",
+                no_wrap=not words,
+                overflow="fold",
+            )
         for where, name, row in _rows(document):
             style = "" if row["agrees"] else "bold red"
             table.add_row(
                 where,
-                name.replace("_", " "),
+                FIGURE_LABELS.get(name, name.replace("_", " ")),
                 _trim(row["venue"]),
                 _trim(row["own"]),
                 _trim(row["difference"]) if row["difference"] is not None else ("--" if row["agrees"] else "differs"),

@@ -23,7 +23,7 @@ from typing import Any
 
 from crossmargin.connect import binance, bybit, hyperliquid, okx
 from crossmargin.connect.draft import AccountDraft, DraftPosition
-from crossmargin.connect.responses import Body
+from crossmargin.connect.responses import Body, article
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.rules.ccxt_import import rulebook_from_ccxt
 from crossmargin.units import InputError, Rounding, div
@@ -178,7 +178,7 @@ def _balance(venue: str, balance: Body | None, rulebook: Rulebook) -> AccountDra
     importer: Any = NATIVE[venue]
     kind = importer.classify(info)
     if kind is None:
-        raise info.error(f"is not a {venue} balance response this importer knows ({importer.KNOWN})")
+        raise info.error(f"is not {article(venue)} {venue} balance response this importer knows ({importer.KNOWN})")
     draft: AccountDraft = importer.build(venue, [(kind, info)], rulebook)
     draft.positions = []  # positions come from fetch_positions(), in ccxt's unified fields
     draft.sources = [

@@ -84,11 +84,13 @@ class _Meta:
         return rows
 
 
-def _position(item: Body, meta: _Meta) -> tuple[DraftPosition, Decimal]:
-    """A position and the asset's max leverage it carries."""
+def _position(item: Body, meta: _Meta) -> tuple[DraftPosition, Decimal] | None:
+    """A position and the asset's max leverage it carries (``None`` for a flat one)."""
     position = item.get("position")
     coin = position.text("coin")
     signed = position.decimal("szi")
+    if signed == 0:  # a closed position the response still lists: nothing to margin
+        return None
     size = abs(signed)
     value = position.decimal("positionValue")
     mark = meta.marks.get(coin) or div(value, size, rounding=Rounding.HALF_EVEN).normalize()
@@ -148,7 +150,10 @@ def _state(draft: AccountDraft, body: Body, meta: _Meta, rulebook: Rulebook) -> 
     cross = body.get("crossMarginSummary")
     cross_pnl = ZERO
     for item in body.get("assetPositions").items():
-        position, max_leverage = _position(item, meta)
+        found = _position(item, meta)
+        if found is None:
+            continue
+        position, max_leverage = found
         draft.positions.append(position)
         if position.margin_mode == "cross":
             cross_pnl += position.reported["unrealized_pnl"] or ZERO

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from crossmargin.connect import binance, bybit, ccxt_dumps, dydx, hyperliquid, okx
 from crossmargin.connect.draft import AccountDraft, checked
-from crossmargin.connect.responses import Body, read_json_file
+from crossmargin.connect.responses import Body, article, read_json_file
 from crossmargin.rules import Rulebook, load_rulebook
 from crossmargin.units import InputError
 
@@ -61,7 +61,9 @@ def _classified(paths: Sequence[Path], importer: VenueImporter, venue: str) -> l
         body = Body(read_json_file(path), str(path))
         kind = importer.classify(body)
         if kind is None:
-            raise InputError(str(path), f"is not a {venue} response this importer knows ({importer.known})")
+            raise InputError(
+                str(path), f"is not {article(venue)} {venue} response this importer knows ({importer.known})"
+            )
         bodies.append((kind, body))
     return bodies
 

@@ -23,6 +23,11 @@ from crossmargin.units import InputError, jsonio, parse_decimal
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
+def article(word: str) -> str:
+    """ "an" before a vowel sound as venue names start ("an okx response"), else "a"."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def read_json_file(path: Path) -> Any:
     """Read and parse one response file strictly (:mod:`crossmargin.units.jsonio`: UTF-8, every
     key once, no NaN, bounded nesting, numbers as the decimal text printed)."""

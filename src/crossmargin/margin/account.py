@@ -107,7 +107,7 @@ def _unknown_keys(raw: dict[str, Any], allowed: set[str], field: str) -> None:
 
 
 def parse_account(raw: object) -> AccountSnapshot:
-    """Validate a parsed account object (see DESIGN "Interfaces")."""
+    """Validate a parsed account object (docs/interfaces.md)."""
     account = _mapping(raw, "account")
     _unknown_keys(account, ACCOUNT_KEYS, "")
     if not isinstance(account.get("note", ""), str):
@@ -206,6 +206,12 @@ def _position(rulebook: Rulebook, raw_item: object, field: str) -> Position:
     if not instrument.tiers and "mmr" not in raw:
         raise InputError(f"{field}.mmr", f"is required: the rulebook publishes no tiers for {instrument.symbol}")
     leverage = number("leverage", positive=True) if "leverage" in raw else rulebook.conventions.default_leverage
+    highest = instrument.tiers[0].max_leverage if instrument.tiers else None
+    if "leverage" in raw and highest is not None and leverage > highest:
+        raise InputError(f"{field}.leverage", f"{leverage} is above {instrument.symbol}'s maximum of {highest}")
+    mmr = number("mmr", non_negative=True) if "mmr" in raw else None
+    if mmr is not None and mmr >= 1:
+        raise InputError(f"{field}.mmr", f"is a rate below 1 (0.005 is 0.5 %), got {mmr}")
     return Position(
         instrument=instrument,
         side=side,
@@ -216,7 +222,7 @@ def _position(rulebook: Rulebook, raw_item: object, field: str) -> Position:
         leverage=leverage,
         position_side=position_side,
         isolated_margin=isolated_margin,
-        mmr_override=number("mmr", non_negative=True) if "mmr" in raw else None,
+        mmr_override=mmr,
         maintenance_amount_override=(
             number("maintenance_amount", non_negative=True) if "maintenance_amount" in raw else None
         ),

@@ -82,7 +82,7 @@ def parse_json(
         )
     except json.JSONDecodeError as error:
         raise InputError(
-            source, f"is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+            source, f"is not valid JSON ({error.msg}: line {error.lineno}, column {error.colno})"
         ) from None
     except RecursionError:
         raise too_deep from None
