@@ -41,8 +41,9 @@ def guard(
 ) -> None:
     """A stop per position that fires before pool health falls to --level under a joint move, the
     reserve that survives a uniform move of --reserve-move's size either way through the engine,
-    the largest size per asset that survives every asset's worst window at once, and a leverage
-    per asset from its own tail. An account already liquidatable is reported as such first."""
+    the largest size per position that survives every asset's worst window at once (one price per
+    asset), and a leverage per asset from its own tail. An account already liquidatable is
+    reported as such first; a position without a stop is named, with the reason."""
     from crossmargin.margin.evaluate import evaluate_account
     from crossmargin.risk.guards import TrailingBuffer, adverse_reserve, largest_sizes, leverage_advice, stop_levels
     from crossmargin.risk.scenarios import betas

@@ -8,11 +8,13 @@ say (no bad debt anywhere) gives way to a line below it, so the usual table fits
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console, Group
+from rich.table import Table
 from rich.text import Text
 
 from crossmargin.cli.formats import amount
@@ -43,63 +45,101 @@ def stress_table(title: str, reports: Sequence[Any], asset: str, console: Consol
     """Equity after, loss, lowest health, liquidation and bad debt per scenario, amounts in
     ``asset``; the equity before above the table when every scenario shares it (one account),
     and below it the lines a reader needs to trust the rows: which held assets a scenario left
-    at their price or moved by a beta, and what the marks mean."""
+    at their price or moved by a beta, and what the marks mean.
+
+    Where the columns do not fit the width in one part, long scenario names wrap at their
+    hyphens first, then the equity after gives way (it is the equity before less the loss, and
+    ``--json`` has it); only then does the table continue in a second part."""
     befores = {report.equity_before for report in reports}
     shared = len(befores) == 1
     heading = title + (f"\nequity before: {amount(next(iter(befores)), asset)} {asset}" if shared else "")
     with_debt = any(report.bad_debt for report in reports)
+    width = (console or Console()).width
+    notes = [Text(line) for line in stress_notes(reports, with_debt)]
+    tables: list[Table] = []
+    for compact in (0, 1, 2):
+        columns, rows = _stress_rows(reports, asset, shared=shared, with_debt=with_debt, compact=compact)
+        tables = fit_tables(heading, columns, rows, width)
+        if len(tables) == 1:
+            break
+    if compact > 1 and shared:
+        notes.insert(0, Text("equity after: the equity before less the loss (--json has every figure)"))
+    for table in tables[1:]:
+        table.title = Text(f"{title} (continued)")
+    return Group(*tables, *notes)
+
+
+def _stress_rows(
+    reports: Sequence[Any], asset: str, *, shared: bool, with_debt: bool, compact: int
+) -> tuple[list[Column], list[list[Cell]]]:
+    """The stress table's columns and rows; ``compact`` 1 wraps long scenario names, 2 also leaves
+    out the equity after where the equity before stands above the table."""
+    with_after = not (compact > 1 and shared)
     columns = [Column("scenario", "left", key=True)]
     if not shared:
         columns.append(Column(unit_header("equity\nbefore", asset)))
-    columns += [
-        Column(unit_header("equity\nafter", asset)),
-        Column(unit_header("loss", asset)),
-        Column("lowest\nhealth"),
-        Column("liquidated", "left"),
-    ]
+    if with_after:
+        columns.append(Column(unit_header("equity\nafter", asset)))
+    columns += [Column(unit_header("loss", asset)), Column("lowest\nhealth"), Column("liquidated", "left")]
     if with_debt:
         columns.append(Column(unit_header("bad\ndebt", asset)))
     rows: list[list[Cell]] = []
     for report in reports:
         lowest = report.min_health
-        row: list[Cell] = [report.scenario]
+        row: list[Cell] = [_wrapped(report.scenario) if compact else report.scenario]
         if not shared:
             row.append(amount(report.equity_before, asset))
-        row += [
-            amount(report.equity_after, asset),
-            amount(report.loss, asset),
-            "--" if lowest is None else f"{lowest:.4f}",
-            _when(report),
-        ]
+        if with_after:
+            row.append(amount(report.equity_after, asset))
+        row += [amount(report.loss, asset), "--" if lowest is None else f"{lowest:.4f}", _when(report)]
         if with_debt:
             row.append(amount(report.bad_debt, asset))
         rows.append(row)
-    width = (console or Console()).width
-    notes = [Text(line) for line in stress_notes(reports, with_debt)]
-    return Group(*fit_tables(heading, columns, rows, width), *notes)
+    return columns, rows
+
+
+def _wrapped(name: str, limit: int = 16) -> str:
+    """A scenario name on lines of at most ``limit`` characters, broken after a hyphen inside a
+    word (never a minus sign) or at a space (``hyperliquid-eth-`` / ``whale-2025``); a single
+    word longer than that stays whole."""
+    words = [part for part in re.split(r"(?<=[A-Za-z0-9]-)|(?= )", name) if part]
+    lines = [""]
+    for word in words:
+        if lines[-1] and len(lines[-1]) + len(word.rstrip()) > limit:
+            lines.append(word.lstrip())
+        else:
+            lines[-1] += word
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def stress_notes(reports: Sequence[Any], with_debt: bool) -> list[str]:
     """The lines under the stress table: held assets moved by a beta rather than by the
     scenario's data, held assets no step moved, a liquidation during a blackout, no bad debt."""
-    lines = []
-    proxied: dict[str, list[str]] = {}
-    for report in reports:
-        if report.proxies:
-            shown = ", ".join(f"{a} (beta {beta:.2f})" for a, beta in sorted(report.proxies.items()))
-            proxied.setdefault(shown, []).append(report.scenario)
-    for shown, names in proxied.items():
-        lines.append(f"moved by beta x BTC's move, not by data of the day: {shown} in {', '.join(names)}")
-    unmoved: dict[tuple[str, ...], list[str]] = {}
-    for report in reports:
-        if report.unmoved:
-            unmoved.setdefault(tuple(report.unmoved), []).append(report.scenario)
-    for assets, names in unmoved.items():
-        lines.append(f"not moved, left at their price: {', '.join(assets)} in {', '.join(names)}")
+    lines = coverage_lines([(r.scenario, r.unmoved, r.proxies) for r in reports])
     if any(report.liquidated_in_blackout for report in reports):
         lines.append(f"{LOCKED_OUT} liquidated during a blackout: the user's orders would have been refused")
     if not with_debt and any(report.liquidated for report in reports):
         lines.append("bad debt: none in any scenario")
+    return lines
+
+
+def coverage_lines(scenarios: Sequence[tuple[str, Sequence[str], dict[str, Any]]]) -> list[str]:
+    """What each scenario did to the held assets its data leaves out, from ``(name, unmoved,
+    betas)``: those moved by their beta times BTC's move, and those left at their price (grouped,
+    so that a library of incidents gives a line or two)."""
+    lines = []
+    proxied: dict[str, list[str]] = {}
+    unmoved: dict[tuple[str, ...], list[str]] = {}
+    for name, flat, proxies in scenarios:
+        if proxies:
+            shown = ", ".join(f"{a} (beta {Decimal(beta):.2f})" for a, beta in sorted(proxies.items()))
+            proxied.setdefault(shown, []).append(name)
+        if flat:
+            unmoved.setdefault(tuple(flat), []).append(name)
+    for shown, names in proxied.items():
+        lines.append(f"moved by beta x BTC's move, not by data of the day: {shown} in {', '.join(names)}")
+    for assets, names in unmoved.items():
+        lines.append(f"not moved, left at their price: {', '.join(assets)} in {', '.join(names)}")
     return lines
 
 

@@ -110,17 +110,18 @@ def adverse_directions(evaluation: Evaluation) -> tuple[int, ...]:
     return tuple(sorted(nearest, key=lambda sign: (nearest[sign], sign)))
 
 
-def default_scenarios(snapshot: AccountSnapshot, steps: int) -> list[StressScenario]:
+def default_scenarios(snapshot: AccountSnapshot, steps: int, *, beta: bool = True) -> list[StressScenario]:
     """What ``stress`` runs when given no scenario: uniform and beta-scaled moves of 10, 20 and 30 %
     of every held asset, in each direction that can liquidate the account (the nearer first), so
     a net short is stressed by rises and a hedged book both ways. The beta-scaled moves are left
-    out where no held asset has the shipped history a beta comes from: they would move nothing."""
+    out where no held asset has the shipped history a beta comes from (they would move nothing),
+    and with ``beta=False``."""
     assets = list(held_assets(snapshot))
     chosen = []
     for sign in adverse_directions(evaluate_account(snapshot)):
         moves = [sign * size for size in DEFAULT_MOVE_SIZES]
         chosen += [uniform(assets, move, steps) for move in moves]
-        if with_history(assets):
+        if beta and with_history(assets):
             chosen += [beta_scaled(assets, move, steps) for move in moves]
     return chosen
 
