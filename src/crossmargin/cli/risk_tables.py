@@ -17,7 +17,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from crossmargin.cli.formats import amount
+from crossmargin.cli.formats import amount, price
 from crossmargin.cli.tables import Cell, Column, fit_tables, unit_header
 
 #: Marks a liquidation that came while the user was locked out (a blackout step).
@@ -177,7 +177,7 @@ def guard_tables(document: dict[str, Any], quote: dict[str, str], width: int) ->
     ]
     rows: list[list[Cell]] = [
         [row["asset"], _percent_digits(row["annual_volatility"]), _percent_digits(row["worst_day_fall"]),
-         f"{row['recommended']}x", f"{row['venue_max']}x"]
+         f"{row['recommended']}x", f"{price(row['venue_max'])}x"]
         for row in document["leverage"]
     ]  # fmt: skip
     parts += fit_tables("", columns, rows, width)
@@ -202,7 +202,7 @@ def _stops(document: dict[str, Any], quote: dict[str, str], width: int) -> list[
         return [
             Text(
                 f"none: no {document['joint_move']} joint move of every mark ({shown}) brings health to "
-                f"{document['level']}; a position's own liquidation price assumes the other marks stay"
+                f"{document['level']}; a liquidation price moves its own mark alone"
             )
         ]
     units = {quote.get(stop["symbol"], "") for stop in document["stops"]}

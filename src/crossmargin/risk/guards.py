@@ -153,7 +153,7 @@ def adverse_reserve(
     if not cross:
         return None
     pool = snapshot._replace(positions=cross)
-    assets = sorted({p.instrument.base_asset for p in cross})
+    assets = list(held_assets(pool))  # collateral that is not a stablecoin moves too
     amounts: dict[str, Decimal | None] = {}
     names: dict[str, str] = {}
     for direction, move in (("down", -abs(size)), ("up", abs(size))):

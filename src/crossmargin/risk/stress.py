@@ -131,7 +131,7 @@ def run_stress(
         report = StressReport(
             scenario.name, account_equity(start), Decimal(0), [start.lowest_health()], False, None, None, Decimal(0)
         )
-        report.unmoved = tuple(a for a in held_assets(snapshot) if not scenario.moves_asset(a))
+        report.unmoved = _unmoved(snapshot, scenario)
         report.proxies = {a: b for a, b in scenario.proxies.items() if a in held_assets(snapshot)}
         report.events += setup
         report.bad_debt += _bad_debt(setup)
@@ -157,6 +157,17 @@ def run_stress(
                 on_step()
         report.equity_after = equity(engine)
         return report
+
+
+def _unmoved(snapshot: AccountSnapshot, scenario: StressScenario) -> tuple[str, ...]:
+    """The held assets the scenario leaves at their price: a position's base asset that no step
+    moves (a ``prices`` entry reprices collateral, not marks), a collateral asset that no step
+    moves or prices."""
+    bases = {p.instrument.base_asset for p in snapshot.positions}
+    moved_marks = {a for step in scenario.steps for a in step.moves}
+    return tuple(
+        a for a in held_assets(snapshot) if (a not in moved_marks if a in bases else not scenario.moves_asset(a))
+    )
 
 
 def _collateral_prices(snapshot: AccountSnapshot) -> dict[str, Decimal]:
