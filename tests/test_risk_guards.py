@@ -119,10 +119,13 @@ def test_the_reserve_for_a_liquidation_probability_is_the_least_that_reaches_it(
 
 def test_largest_sizes_survive_every_worst_window_at_once():
     snapshot = parse_account(_account([("BTC", "long", D("0.5")), ("SOL", "short", D(100))], D(30000)))
-    factor, sizes = largest_sizes(snapshot, window_hours=24)
-    assert D(0) < factor < 100 and set(sizes) == {"BTC-PERP", "SOL-PERP"}
+    largest = largest_sizes(snapshot, window_hours=24)
+    factor = largest.factor
+    assert D(0) < factor < 100 and [row.key for row in largest.positions] == ["BTC-PERP", "SOL-PERP"]
     worst = worst_windows(["BTC", "SOL"], 24)
     assert worst["BTC"][0] < D("-0.3") and worst["SOL"][1] > D("0.2")  # March 2020, and SOL's best day
+    # the long's asset takes its worst fall, the short's its worst rise
+    assert largest.moves == {"BTC": worst["BTC"][0], "SOL": worst["SOL"][1]}
 
     def survives(scale: D) -> bool:
         moved = tuple(
@@ -134,6 +137,65 @@ def test_largest_sizes_survive_every_worst_window_at_once():
         return not evaluate_account(snapshot._replace(positions=moved), with_prices=False).liquidatable
 
     assert survives(factor) and not survives(factor * D("1.01"))
+
+
+HEDGE_LEGS = {
+    "venue": "binance-usdm",
+    "balances": {"USDT": "5000"},
+    "positions": [
+        {"symbol": "BTCUSDT", "side": "long", "position_side": "long", "size": "1.0", "entry_price": "62000",
+         "mark_price": "62000", "leverage": "20"},
+        {"symbol": "BTCUSDT", "side": "short", "position_side": "short", "size": "1.0", "entry_price": "62000",
+         "mark_price": "62000", "leverage": "20"},
+    ],
+}  # fmt: skip
+
+
+def test_largest_sizes_move_one_price_per_asset_whatever_the_leg(tmp_path: Path):
+    """A symbol has one price: long 1 BTC against short 1 BTC gains and loses nothing on any move,
+    only its maintenance grows with the price, so the largest book is several times this one (a
+    rise of BTC's worst 24 h lifts both legs' maintenance). Moving the long by BTC's worst fall and
+    the short by its worst rise at once, as if BTC had two prices, sized it below a tenth."""
+    snapshot = parse_account(HEDGE_LEGS)
+    largest = largest_sizes(snapshot, window_hours=24)
+    rise = worst_windows(["BTC"], 24)["BTC"][1]
+    assert largest.moves == {"BTC": rise}
+    assert largest.factor > 1
+    legs = {row.key: row for row in largest.positions}
+    assert set(legs) == {"BTCUSDT#long", "BTCUSDT#short"}
+    assert legs["BTCUSDT#long"].largest == legs["BTCUSDT#short"].largest > D(1)
+    # the largest book on BTC's one moved price: survives, and 1 % more does not
+    scaled = [p._replace(size=p.size * largest.factor).with_mark(p.mark_price * (1 + rise)) for p in snapshot.positions]
+    assert not evaluate_account(snapshot._replace(positions=tuple(scaled)), with_prices=False).liquidatable
+    beyond = [p._replace(size=p.size * largest.factor * D("1.01")) for p in scaled]
+    assert evaluate_account(snapshot._replace(positions=tuple(beyond)), with_prices=False).liquidatable
+    account = tmp_path / "hedge.json"
+    account.write_text(json.dumps(HEDGE_LEGS))
+    result = CliRunner().invoke(app, ["guard", str(account), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)["largest_sizes"]
+    assert D(document["factor"]) == largest.factor
+    assert set(document["sizes"]) == {"BTCUSDT#long", "BTCUSDT#short"}  # one row per leg, none overwritten
+    assert [(row["symbol"], row["position_side"]) for row in document["positions"]] == [
+        ("BTCUSDT", "long"), ("BTCUSDT", "short")
+    ]  # fmt: skip
+    table = CliRunner().invoke(app, ["guard", str(account)], env={"COLUMNS": "80"})
+    assert "long leg" in table.stdout and "short leg" in table.stdout
+
+
+def test_a_net_long_hedge_takes_the_fall_on_both_legs():
+    """Long 1 BTC and short 0.8 BTC on one symbol: net long, so BTC takes its worst fall, and the
+    short leg's gain on that fall counts against the long leg's loss."""
+    raw = json.loads(json.dumps(HEDGE_LEGS))
+    raw["positions"][1]["size"] = "0.8"
+    snapshot = parse_account(raw)
+    largest = largest_sizes(snapshot, window_hours=24)
+    fall = worst_windows(["BTC"], 24)["BTC"][0]
+    assert largest.moves == {"BTC": fall}
+    scaled = [p._replace(size=p.size * largest.factor).with_mark(p.mark_price * (1 + fall)) for p in snapshot.positions]
+    assert not evaluate_account(snapshot._replace(positions=tuple(scaled)), with_prices=False).liquidatable
+    # net 0.2 BTC long losing ~47 % against 5,000: about half the book survives, not a tenth of it
+    assert largest.factor > D("0.5")
 
 
 def test_leverage_follows_each_assets_tail():

@@ -246,3 +246,49 @@ def test_funding_falls_on_the_funding_times_or_the_scenario_is_refused():
     on = parse_scenario({"name": "on", "steps": [{"hours": "16", "funding": {"ETH": "0.01"}}]})
     paid = run_stress(snapshot, on)
     assert paid.loss == D(500)  # 1 % of 50,000 of ETH
+
+
+def _unified(short_btc: str, entry: str, balances: dict[str, str]) -> dict:
+    """A Bybit unified account: BTC held as collateral beside a BTC short (the cash-and-carry hedge)."""
+    return {
+        "venue": "bybit",
+        "asset_mode": "multi",
+        "balances": balances,
+        "prices": {"USDT": "1", "BTC": "58000"},
+        "positions": [
+            {"symbol": "BTCUSDT", "side": "short", "size": short_btc, "entry_price": entry, "mark_price": "58000",
+             "leverage": "10"},
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [1, 10])
+def test_collateral_moves_with_its_asset_where_evaluate_moves_it(steps):
+    """A uniform move moves every held asset, BTC held as collateral too, as `evaluate`'s
+    liquidation move does: 1 BTC of collateral against a 1.5 BTC short is liquidated just past the
+    evaluated rise and not just inside it. With the collateral left at its price, the short's loss
+    met no collateral gain and the copy was liquidated well inside the evaluated move."""
+    snapshot = parse_account(_unified("1.5", "58000", {"USDT": "2000", "BTC": "1"}))
+    (pool,) = evaluate_account(snapshot).pools
+    assert pool.move.down is None and pool.move.up is not None
+    inside = run_stress(snapshot, uniform(["BTC"], pool.move.up * D("0.99"), steps))
+    past = run_stress(snapshot, uniform(["BTC"], pool.move.up * D("1.01"), steps))
+    assert not inside.liquidated and inside.unmoved == ()
+    assert past.liquidated
+
+
+def test_collateral_and_marks_of_a_step_never_show_a_moment_worse_than_the_step(monkeypatch):
+    """1 BTC of collateral against a 1 BTC short opened at 40,000: the pool holds 40,000 whatever
+    BTC does. The engine checks the account after each command, so a step's collateral price and
+    its marks go in the order that leaves the account healthier in between: a 70 % fall moves the
+    short's mark first, a 70 % rise the collateral first. Either the other way round shows the
+    engine a pool that never existed, and it liquidates it."""
+    from crossmargin.risk import stress
+
+    snapshot = parse_account(_unified("1", "40000", {"BTC": "1"}))
+    for move in (D("-0.7"), D("0.7")):
+        report = run_stress(snapshot, uniform(["BTC"], move, 1))
+        assert not report.liquidated and report.equity_after == report.equity_before == D(40000)
+    for move, wrong in ((D("-0.7"), ["prices", "marks"]), (D("0.7"), ["marks", "prices"])):
+        monkeypatch.setattr(stress, "_price_then_marks_order", lambda *_, order=wrong: order)
+        assert run_stress(snapshot, uniform(["BTC"], move, 1)).liquidated

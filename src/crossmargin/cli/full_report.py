@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -42,14 +41,14 @@ def report(
     from crossmargin.risk.models import build_model
     from crossmargin.risk.montecarlo import pool_of, simulate
     from crossmargin.risk.regime import regime, weights_of
-    from crossmargin.risk.scenarios import incidents, uniform
-    from crossmargin.risk.stress import run_stress
+    from crossmargin.risk.scenarios import default_scenarios, incidents
+    from crossmargin.risk.stress import held_assets, run_stress
 
     snapshot = load_account(account)
     assets = sorted({p.instrument.base_asset for p in snapshot.positions})
     if not assets:
         raise InputError("positions", "there is nothing to report on: the account holds no position")
-    scenarios = [uniform(assets, Decimal(move), 10) for move in ("-0.1", "-0.2", "-0.3")] + incidents(["all"])
+    scenarios = default_scenarios(snapshot, 10, beta=False) + incidents(["all"], held=held_assets(snapshot))
     stressed = []
     with progress(len(scenarios), "report: stress", "scenarios") as advance:
         for scenario in scenarios:

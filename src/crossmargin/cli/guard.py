@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from crossmargin.cli.errors import input_errors_exit
 from crossmargin.cli.formats import percent
@@ -42,8 +41,9 @@ def guard(
 ) -> None:
     """A stop per position that fires before pool health falls to --level under a joint move, the
     reserve that survives a uniform move of --reserve-move's size either way through the engine,
-    the largest size per asset that survives every asset's worst window at once, and a leverage
-    per asset from its own tail. An account already liquidatable is reported as such first."""
+    the largest size per position that survives every asset's worst window at once (one price per
+    asset), and a leverage per asset from its own tail. An account already liquidatable is
+    reported as such first; a position without a stop is named, with the reason."""
     from crossmargin.margin.evaluate import evaluate_account
     from crossmargin.risk.guards import TrailingBuffer, adverse_reserve, largest_sizes, leverage_advice, stop_levels
     from crossmargin.risk.scenarios import betas
@@ -74,8 +74,9 @@ def guard(
         "level": decimal_text(float(chosen)),
         "joint_move": "beta-scaled" if beta else "uniform",
         "stops": stops_to_json(stops),
+        "no_stop": _no_stop(snapshot, stops, chosen, beta),
         "reserve": _reserve_json(reserve, settlement, abs(move)),
-        "largest_sizes": _sizes(*largest_sizes(snapshot, window_hours)),
+        "largest_sizes": _sizes(largest_sizes(snapshot, window_hours), window_hours),
         "leverage": [
             {"asset": a.asset, "annual_volatility": decimal_text(round(a.annual_volatility, 4)),
              "worst_day_fall": decimal_text(round(a.worst_day_quantile, 4)), "recommended": a.recommended,
@@ -99,6 +100,7 @@ def stops_to_json(stops: list[Any]) -> list[dict[str, str]]:
         {
             "symbol": s.symbol,
             "side": s.side.value,
+            "position_side": s.position_side.value,
             "trigger_price": format(s.trigger_price, "f"),
             "move": format(s.move.quantize(Decimal("0.000001")), "f"),
         }
@@ -179,47 +181,53 @@ def _reserve_json(reserve: Any, asset: str, size: Decimal) -> dict[str, Any]:
     return document
 
 
-def _sizes(factor: Decimal, sizes: dict[str, Decimal]) -> dict[str, Any]:
-    return {"factor": format(factor, "f"), "sizes": {symbol: format(size, "f") for symbol, size in sizes.items()}}
+def _no_stop(snapshot: Any, stops: list[Any], level: Decimal, beta: bool) -> list[dict[str, str]]:
+    """The positions without a stop, each with the reason: no joint move in its adverse direction
+    (a long's fall, a short's rise), as far as the search goes, brings the pool's health to the level."""
+    from crossmargin.risk.guards import MOVE_LIMITS
+
+    stopped = {(s.symbol, s.side) for s in stops}
+    joint = "beta-scaled" if beta else "uniform"
+    out = []
+    for position in snapshot.positions:
+        if (position.symbol, position.side) in stopped:
+            continue
+        sign = -1 if position.side.value == "long" else 1
+        limit = MOVE_LIMITS[sign]
+        way = f"fall to {percent(limit, 0)}" if sign < 0 else f"rise to {percent(limit, 0, signed=True)}"
+        out.append({
+            "symbol": position.symbol, "side": position.side.value, "position_side": position.position_side.value,
+            "direction": "down" if sign < 0 else "up", "searched_to": format(limit, "f"),
+            "reason": f"no {joint} joint {way} of every mark brings health to {level}",
+        })  # fmt: skip
+    return out
+
+
+def _sizes(largest: Any, window_hours: int) -> dict[str, Any]:
+    """The largest book as the guard document carries it: ``sizes`` by position key (the symbol, or
+    ``SYMBOL#long`` and ``SYMBOL#short`` for hedge legs), one row per position, and the move of each
+    asset (one price per asset, whichever leg)."""
+    return {
+        "factor": format(largest.factor, "f"),
+        "sizes": {row.key: format(row.largest, "f") for row in largest.positions},
+        "positions": [
+            {"symbol": row.symbol, "side": row.side.value, "position_side": row.position_side.value,
+             "size": format(row.size, "f"), "largest_size": format(row.largest, "f")}
+            for row in largest.positions
+        ],
+        "moves": {asset: format(move, "f") for asset, move in sorted(largest.moves.items())},
+        "window_hours": window_hours,
+    }  # fmt: skip
 
 
 def _render(document: dict[str, Any], quote: dict[str, str]) -> None:
+    from crossmargin.cli.risk_tables import guard_tables
+
     console = Console()
     if document["liquidatable"]:
         console.print(
             f"[bold red]liquidatable now[/]: health {document['health']} at the account's own marks; the venue "
             "liquidates it before any move, and the reserve below is what lifts it and survives the move"
         )
-    stops = Table(title=f"stops that fire before health {document['level']} ({document['joint_move']} joint move)")
-    for column in ("symbol", "side", "stop at", "joint move"):
-        stops.add_column(column, justify="left" if column in ("symbol", "side") else "right")
-    for stop in document["stops"]:
-        trigger = f"{stop['trigger_price']} {quote.get(stop['symbol'], '')}".rstrip()
-        stops.add_row(stop["symbol"], stop["side"], trigger, percent(stop["move"], signed=True))
-    console.print(stops)
-    reserve = document["reserve"]
-    amount = reserve["amount"] or "more than the positions' notional"
-    if reserve["by_direction"] is None:
-        console.print(f"reserve: none applies ({reserve['note']})")
-    else:
-        console.print(f"reserve to survive {reserve['scenario']} through the engine: {amount} {reserve['asset']}")
-        ways = ", ".join(f"{d} {a or 'more than the notional'}" for d, a in reserve["by_direction"].items())
-        console.print(f"  each way: {ways}")
-    odds = document["reserve_for_probability"]
-    if odds is not None:
-        extra = odds["amount"] or "more than the positions' notional"
-        console.print(f"reserve for 30-day liquidation odds <= {odds['target']} (Monte Carlo): {extra}")
-    largest = document["largest_sizes"]
-    sizes = Table(title=f"largest sizes surviving every asset's worst window at once: {largest['factor']} x the book")
-    sizes.add_column("symbol")
-    sizes.add_column("largest size", justify="right")
-    for symbol, size in largest["sizes"].items():
-        sizes.add_row(symbol, size)
-    console.print(sizes)
-    leverage = Table(title="leverage per asset from its 1-in-200 day")
-    for column in ("asset", "annual vol", "worst day (99.5 %)", "recommended", "venue max"):
-        leverage.add_column(column)
-    for row in document["leverage"]:
-        leverage.add_row(row["asset"], row["annual_volatility"], row["worst_day_fall"], str(row["recommended"]),
-                         row["venue_max"])  # fmt: skip
-    console.print(leverage)
+    for part in guard_tables(document, quote, console.width):
+        console.print(part)

@@ -83,6 +83,10 @@ def stress_section(documents: Sequence[dict[str, Any]], scenarios: Sequence[Any]
         if hours is not None:
             flagged.add(index)
     note = f"Amounts in {asset}. Health below {HEALTH_FLOOR:g} is drawn at the bottom edge; the table has the lowest."
+    from crossmargin.cli.risk_tables import coverage_lines
+
+    covered = [(d["name"], d.get("unmoved", []), d.get("moved_by_beta", {})) for d in documents]
+    note = " ".join([note, *(f"{line[0].upper()}{line[1:]}." for line in coverage_lines(covered))])
     return Section("Stress through the engine: health along each path", figure, rows, note, frozenset(flagged))
 
 

@@ -18,7 +18,6 @@ from crossmargin.cli.risk_tables import stress_table
 from crossmargin.margin.account import load_account
 from crossmargin.units import RATIO_UNIT, InputError, Rounding, parse_decimal, quantize
 
-DEFAULT_MOVES = ("-0.1", "-0.2", "-0.3")
 #: From this many steps in all, a run counts as long: it reports its progress even to a log.
 LONG_RUN_STEPS = 5_000
 #: On a terminal, a bar appears from this many steps (the default run, 60 steps, shows none).
@@ -48,6 +47,8 @@ def report_to_json(report: Any) -> dict[str, Any]:
         "liquidated_at_hours": _text(report.liquidated_at_hours),
         "bad_debt": _text(report.bad_debt),
         "liquidated_in_blackout": report.liquidated_in_blackout,
+        "unmoved": list(report.unmoved),
+        "moved_by_beta": {asset: format(beta, "f") for asset, beta in sorted(report.proxies.items())},
     }
 
 
@@ -70,27 +71,29 @@ def stress(
 ) -> None:
     """Equity before and after, the path of health, whether and when the account is liquidated (as the
     venue runs it, through the engine), the loss and the bad debt, per scenario. With no scenario
-    given: uniform and beta-scaled moves of -10 %, -20 % and -30 %."""
+    given: uniform and beta-scaled moves of 10, 20 and 30 % in each direction that can liquidate
+    the account (falls for a net long, rises for a net short, both for a hedged book). A held asset
+    an incident does not move follows BTC by its beta; one no scenario moves is named."""
     check_output_file(html_file, "--html")
-    from crossmargin.risk.scenarios import beta_scaled, incidents, load_scenario_file
+    from crossmargin.risk.scenarios import beta_scaled, default_scenarios, incidents, load_scenario_file
     from crossmargin.risk.scenarios import uniform as uniform_move
-    from crossmargin.risk.stress import MAX_STEPS, run_stress
+    from crossmargin.risk.stress import MAX_STEPS, held_assets, run_stress
 
     if not 1 <= steps <= MAX_STEPS:
         raise InputError("steps", f"must lie between 1 and {MAX_STEPS:,}, got {steps:,}")
     snapshot = load_account(account)
-    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
-    if not assets:
+    if not snapshot.positions:
         raise InputError("positions", "there is nothing to stress: the account holds no position")
+    assets = list(held_assets(snapshot))
     chosen = []
     if not (uniform or beta or scenario or incident):
-        uniform, beta = list(DEFAULT_MOVES), list(DEFAULT_MOVES)
+        chosen += default_scenarios(snapshot, steps)
     for text in uniform or []:
         chosen.append(uniform_move(assets, parse_decimal(text, field="uniform"), steps))
     for text in beta or []:
         chosen.append(beta_scaled(assets, parse_decimal(text, field="beta"), steps))
     chosen += [load_scenario_file(path) for path in scenario or []]
-    chosen += incidents(incident or [])
+    chosen += incidents(incident or [], held=assets)
     total_steps = sum(len(item.steps) for item in chosen)
     with progress(total_steps, "stress", "steps", long_from=LONG_RUN_STEPS, bar_from=BAR_STEPS) as advance:
         reports = [run_stress(snapshot, item, on_step=lambda: advance(1)) for item in chosen]
@@ -104,5 +107,4 @@ def stress(
         typer.echo(json.dumps({"account": str(account), "scenarios": [report_to_json(r) for r in reports]}, indent=2))
         return
     asset = pool_asset(snapshot.positions, snapshot.asset_mode)
-    table = stress_table(f"{account} · stress through the engine", reports, asset)
-    Console().print(table)
+    Console().print(stress_table(f"{account.name} · stress through the engine", reports, asset))

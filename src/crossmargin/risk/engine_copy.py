@@ -167,17 +167,19 @@ def equity(engine: Engine) -> Decimal:
 
 
 def health(
-    engine: Engine, marks: dict[str, Decimal] | None = None, payments: dict[str, Decimal] | None = None
+    engine: Engine,
+    marks: dict[str, Decimal] | None = None,
+    payments: dict[str, Decimal] | None = None,
+    asset_prices: dict[str, Decimal] | None = None,
 ) -> Decimal | None:
     """The lowest health over the copy's pools and isolated positions (``None``: nothing
-    required), at the engine's marks or at ``marks`` with the wallets changed by ``payments``:
-    what a step brings before the venue acts on it."""
+    required), at the engine's marks and collateral prices or at ``marks`` and ``asset_prices``,
+    with the wallets changed by ``payments``: what a step brings before the venue acts on it."""
     account = engine.accounts.get(ACCOUNT)
     if account is None or not account.positions:
         return None
-    view = engine_snapshot(
-        engine.rulebook, engine.ledger, account, engine.markets, None, payments, asset_prices=engine.asset_prices
-    )
+    prices = {**engine.asset_prices, **(asset_prices or {})}
+    view = engine_snapshot(engine.rulebook, engine.ledger, account, engine.markets, None, payments, asset_prices=prices)
     if marks:
         view = view._replace(positions=tuple(p.with_mark(marks.get(p.symbol, p.mark_price)) for p in view.positions))
     return evaluate_account(view, with_prices=False).lowest_health()

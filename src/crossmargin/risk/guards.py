@@ -8,7 +8,8 @@ sizes) or the engine (reserves):
   chosen level;
 - reserve: how much of the settlement asset to add so the account survives a scenario (through
   the engine), or keeps its Monte Carlo liquidation probability below a target;
-- sizes: the largest size per asset that survives every asset's worst historical window at once;
+- sizes: the largest size per position that survives every asset's worst historical window at
+  once (one price path per asset, in the direction that hurts the book);
 - leverage: a multiplier per asset from its own tail moves (meme coins get less than BTC);
 - trailing buffer: how much unrealised profit to count as collateral once milestones are crossed.
 """
@@ -21,32 +22,33 @@ from decimal import Decimal
 
 import numpy as np
 
+from crossmargin.engine.state import position_key
 from crossmargin.margin.account import AccountSnapshot
 from crossmargin.margin.evaluate import evaluate_account
-from crossmargin.margin.types import MarginMode, Side
+from crossmargin.margin.types import MarginMode, PositionSide, Side
 from crossmargin.risk.history import load_history
 from crossmargin.risk.models import ReturnModel
 from crossmargin.risk.montecarlo import Pool, simulate
-from crossmargin.risk.stress import StressScenario, run_stress
+from crossmargin.risk.stress import StressScenario, held_assets, run_stress
 from crossmargin.units import InputError, Rounding, exact_context, quantize, to_tick
 
 SCAN_STEP = Decimal("0.0025")
 BISECTIONS = 40
+#: How far a stop's joint move is searched each way (-1: down to -99 %, +1: up to +500 %).
+MOVE_LIMITS = {-1: Decimal("-0.99"), 1: Decimal(5)}
 
 
 def health_after(snapshot: AccountSnapshot, betas: dict[str, Decimal], move: Decimal) -> Decimal | None:
-    """The lowest pool or isolated health once every mark moves by its beta times ``move``."""
-    positions = tuple(
-        p.with_mark(p.mark_price * max(Decimal("0.0001"), 1 + betas.get(p.instrument.base_asset, Decimal(1)) * move))
-        for p in snapshot.positions
-    )
-    return evaluate_account(snapshot._replace(positions=positions), with_prices=False).lowest_health()
+    """The lowest pool or isolated health once every held asset moves by its beta times ``move``:
+    the marks of its positions and, in a multi-asset pool, its collateral price."""
+    moves = {asset: max(Decimal("-0.9999"), betas.get(asset, Decimal(1)) * move) for asset in held_assets(snapshot)}
+    return evaluate_account(_moved(snapshot, moves), with_prices=False).lowest_health()
 
 
 def safe_move(snapshot: AccountSnapshot, betas: dict[str, Decimal], level: Decimal, sign: int) -> Decimal | None:
     """The largest joint move in direction ``sign`` (-1 down, +1 up) before health first falls to
     ``level``: every smaller move keeps it above. ``None``: no move within -99 % / +500 % does."""
-    limit = Decimal("-0.99") if sign < 0 else Decimal(5)
+    limit = MOVE_LIMITS[sign]
     safe, move = Decimal(0), SCAN_STEP * sign
     with exact_context():
         start = health_after(snapshot, betas, Decimal(0))
@@ -76,6 +78,7 @@ class Stop:
     side: Side
     trigger_price: Decimal  # a long sells at or below it, a short buys at or above it
     move: Decimal  # the joint move (in BTC terms for beta-scaled) at which it sits
+    position_side: PositionSide = PositionSide.BOTH  # a hedge-mode leg names its leg
 
 
 def stop_levels(snapshot: AccountSnapshot, level: Decimal, betas: dict[str, Decimal] | None = None) -> list[Stop]:
@@ -95,7 +98,7 @@ def stop_levels(snapshot: AccountSnapshot, level: Decimal, betas: dict[str, Deci
         raw = position.mark_price * max(Decimal("0.0001"), 1 + beta * move)
         rounding = Rounding.CEILING if sign < 0 else Rounding.FLOOR  # toward the mark: fires earlier
         price = to_tick(raw, position.instrument.tick_size, rounding=rounding)
-        stops.append(Stop(position.symbol, position.side, price, move))
+        stops.append(Stop(position.symbol, position.side, price, move, position.position_side))
     return stops
 
 
@@ -150,7 +153,7 @@ def adverse_reserve(
     if not cross:
         return None
     pool = snapshot._replace(positions=cross)
-    assets = sorted({p.instrument.base_asset for p in cross})
+    assets = list(held_assets(pool))  # collateral that is not a stablecoin moves too
     amounts: dict[str, Decimal | None] = {}
     names: dict[str, str] = {}
     for direction, move in (("down", -abs(size)), ("up", abs(size))):
@@ -177,23 +180,73 @@ def worst_windows(assets: list[str], window_hours: int) -> dict[str, tuple[Decim
     return out
 
 
-def largest_sizes(snapshot: AccountSnapshot, window_hours: int = 24) -> tuple[Decimal, dict[str, Decimal]]:
-    """The largest sizes, per position's asset, that keep the pool above maintenance when every
-    asset takes its worst historical window at once (a long's asset its worst fall, a short's its
-    worst rise). The book keeps its shape: one factor scales every position, and it is returned
-    with the sizes it gives (at most 100 times the current book)."""
-    assets = sorted({p.instrument.base_asset for p in snapshot.positions})
-    worst = worst_windows(assets, window_hours)
+@dataclass(frozen=True)
+class SizedPosition:
+    """One position of the book (a hedge leg on its own) at the size the largest book gives it."""
+
+    key: str  # the symbol, or the symbol and its leg (``BTCUSDT#long``) for a hedge-mode leg
+    symbol: str
+    side: Side
+    position_side: PositionSide
+    size: Decimal  # as held now
+    largest: Decimal  # the largest size, down to the lot
+
+
+@dataclass(frozen=True)
+class LargestSizes:
+    """The largest multiple of the book that survives every held asset's worst window at once,
+    one price path per asset: ``moves`` gives each asset's move (its worst fall or its worst
+    rise), ``positions`` each position's size at that multiple (at most 100 times the book)."""
+
+    factor: Decimal
+    moves: dict[str, Decimal]
+    positions: tuple[SizedPosition, ...]
+
+
+def _moved(snapshot: AccountSnapshot, moves: dict[str, Decimal], factor: Decimal = Decimal(1)) -> AccountSnapshot:
+    """The book times ``factor`` with every held asset moved: the marks of its positions and, in a
+    multi-asset pool, its collateral price (one price per asset, whatever the leg)."""
+    positions = []
+    for position in snapshot.positions:
+        move = moves.get(position.instrument.base_asset, Decimal(0))
+        positions.append(position._replace(size=position.size * factor).with_mark(position.mark_price * (1 + move)))
+    if snapshot.asset_mode != "multi":
+        return snapshot._replace(positions=tuple(positions))
+    prices = {a: p * (1 + moves[a]) if a in moves else p for a, p in snapshot.prices.items()}
+    return snapshot._replace(positions=tuple(positions), prices=prices)
+
+
+def adverse_moves(snapshot: AccountSnapshot, worst: dict[str, tuple[Decimal, Decimal]]) -> dict[str, Decimal]:
+    """One move per held asset, its worst fall or its worst rise: the one that leaves the account
+    the lower health with that asset alone moved. A net long of an asset is hurt by its fall and
+    a net short by its rise; where the legs cancel (long and short one BTC), the move that lifts
+    the maintenance of both (a rise) is the worse. The direction is chosen on the book as held."""
+    moves = {}
+    for asset, (fall, rise) in worst.items():
+        after = {move: _lowest(_moved(snapshot, {asset: move})) for move in (fall, rise)}
+        moves[asset] = rise if after[rise] < after[fall] else fall
+    return moves
+
+
+def _lowest(snapshot: AccountSnapshot) -> Decimal:
+    """The account's lowest health (infinite where nothing is required)."""
+    lowest = evaluate_account(snapshot, with_prices=False).lowest_health()
+    return Decimal("Infinity") if lowest is None else lowest
+
+
+def largest_sizes(snapshot: AccountSnapshot, window_hours: int = 24) -> LargestSizes:
+    """The largest book that stays above maintenance when every held asset takes its worst
+    historical window at once, in the direction that hurts the account (:func:`adverse_moves`).
+    One symbol has one price: a hedge's long and short legs move together. The book keeps its
+    shape (one factor scales every position, at most 100 times), and each position, hedge legs
+    apart, gets its own size."""
+    worst = worst_windows(list(held_assets(snapshot)), window_hours)
 
     def survives(factor: Decimal) -> bool:
-        moved = []
-        for position in snapshot.positions:
-            base = position.instrument.base_asset
-            move = worst[base][0] if position.side is Side.LONG else worst[base][1]
-            moved.append(position._replace(size=position.size * factor).with_mark(position.mark_price * (1 + move)))
-        return not evaluate_account(snapshot._replace(positions=tuple(moved)), with_prices=False).liquidatable
+        return not evaluate_account(_moved(snapshot, moves, factor), with_prices=False).liquidatable
 
     with exact_context():
+        moves = adverse_moves(snapshot, worst)
         low, high = Decimal(0), Decimal(100)
         if survives(high):
             low = high
@@ -202,12 +255,14 @@ def largest_sizes(snapshot: AccountSnapshot, window_hours: int = 24) -> tuple[De
                 middle = (low + high) / 2
                 low, high = (middle, high) if survives(middle) else (low, middle)
         factor = quantize(low, Decimal("0.0001"), rounding=Rounding.FLOOR)
-        sizes: dict[str, Decimal] = {}
-        for position in snapshot.positions:
-            lot = position.instrument.lot_size
-            size = to_tick(position.size * factor, lot, rounding=Rounding.FLOOR)
-            sizes[position.symbol] = size
-    return factor, sizes
+        sized = tuple(
+            SizedPosition(
+                position_key(p.symbol, p.position_side), p.symbol, p.side, p.position_side, p.size,
+                to_tick(p.size * factor, p.instrument.lot_size, rounding=Rounding.FLOOR),
+            )
+            for p in snapshot.positions
+        )  # fmt: skip
+    return LargestSizes(factor, moves, sized)
 
 
 @dataclass(frozen=True)

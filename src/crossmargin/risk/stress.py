@@ -23,7 +23,7 @@ from crossmargin.engine import commands as c
 from crossmargin.engine.core import Engine
 from crossmargin.engine.depth import depth_for
 from crossmargin.margin.account import AccountSnapshot
-from crossmargin.margin.evaluate import evaluate_account
+from crossmargin.margin.evaluate import build_pools, evaluate_account
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.types import MarginMode
 from crossmargin.risk.engine_copy import ACCOUNT, account_equity, copy_into_engine, equity, health
@@ -56,9 +56,17 @@ class StressStep:
 
 @dataclass(frozen=True)
 class StressScenario:
+    """A named path. ``proxies``: held assets the path's own data did not move, moved at every step
+    by their beta to BTC times BTC's move (asset -> beta), so a report can say so."""
+
     name: str
     steps: tuple[StressStep, ...]
     description: str = ""
+    proxies: dict[str, Decimal] = field(default_factory=dict)
+
+    def moves_asset(self, asset: str) -> bool:
+        """Whether some step moves ``asset`` (its marks, or its price as collateral)."""
+        return any(asset in step.moves or asset in step.prices for step in self.steps)
 
 
 @dataclass
@@ -75,6 +83,8 @@ class StressReport:
     bad_debt: Decimal
     events: list[dict[str, Any]] = field(default_factory=list)
     liquidated_in_blackout: bool = False  # liquidated while the user could not act
+    unmoved: tuple[str, ...] = ()  # held assets no step moved: they stayed at their price
+    proxies: dict[str, Decimal] = field(default_factory=dict)  # held assets moved by beta x BTC's move
 
     @property
     def loss(self) -> Decimal:
@@ -94,6 +104,16 @@ class StressReport:
         )
 
 
+def held_assets(snapshot: AccountSnapshot) -> tuple[str, ...]:
+    """The assets whose prices move the account's figures: each position's base asset and, in a
+    multi-asset pool, each collateral asset that is not a stablecoin (BTC in a unified account)."""
+    held = {p.instrument.base_asset for p in snapshot.positions}
+    for pool in build_pools(snapshot):
+        if pool.valuation is not None:
+            held |= pool.valuation.moving
+    return tuple(sorted(held))
+
+
 def run_stress(
     snapshot: AccountSnapshot, scenario: StressScenario, on_step: Callable[[], None] | None = None
 ) -> StressReport:
@@ -111,6 +131,8 @@ def run_stress(
         report = StressReport(
             scenario.name, account_equity(start), Decimal(0), [start.lowest_health()], False, None, None, Decimal(0)
         )
+        report.unmoved = _unmoved(snapshot, scenario)
+        report.proxies = {a: b for a, b in scenario.proxies.items() if a in held_assets(snapshot)}
         report.events += setup
         report.bad_debt += _bad_debt(setup)
         if any(e["event"] == "liquidation_started" for e in setup):
@@ -118,12 +140,14 @@ def run_stress(
         path = _Path(
             {p.symbol: p.mark_price for p in snapshot.positions},
             {p.symbol: p.instrument.base_asset for p in snapshot.positions},
+            _collateral_prices(snapshot),
         )
         for number, step in enumerate(scenario.steps, start=1):
             marks = path.marks(engine, step)
+            prices = path.prices(engine, step)
             paid = path.funding(engine, step, marks)
-            report.health_path.append(health(engine, marks, _per_asset(paid)))  # before the venue acts
-            events = path.apply(engine, step, number, marks, _per_symbol(paid))
+            report.health_path.append(health(engine, marks, _per_asset(paid), prices))  # before the venue acts
+            events = path.apply(engine, step, number, marks, prices, _per_symbol(paid))
             report.events += events
             report.bad_debt += _bad_debt(events)
             if report.liquidated_at_step is None and any(e["event"] == "liquidation_started" for e in events):
@@ -133,6 +157,24 @@ def run_stress(
                 on_step()
         report.equity_after = equity(engine)
         return report
+
+
+def _unmoved(snapshot: AccountSnapshot, scenario: StressScenario) -> tuple[str, ...]:
+    """The held assets the scenario leaves at their price: a position's base asset that no step
+    moves (a ``prices`` entry reprices collateral, not marks), a collateral asset that no step
+    moves or prices."""
+    bases = {p.instrument.base_asset for p in snapshot.positions}
+    moved_marks = {a for step in scenario.steps for a in step.moves}
+    return tuple(
+        a for a in held_assets(snapshot) if (a not in moved_marks if a in bases else not scenario.moves_asset(a))
+    )
+
+
+def _collateral_prices(snapshot: AccountSnapshot) -> dict[str, Decimal]:
+    """A multi-asset pool's starting USD price of each asset a move may reprice (USD is the unit)."""
+    if snapshot.asset_mode != "multi":
+        return {}
+    return {a: p for a, p in snapshot.prices.items() if a != "USD"}
 
 
 def _check_funding_times(snapshot: AccountSnapshot, scenario: StressScenario) -> None:
@@ -175,13 +217,24 @@ def _per_asset(paid: list[_Payment]) -> dict[str, Decimal]:
     return out
 
 
+def _effective_move(step: StressStep, asset: str) -> Decimal:
+    """The move a step's price feed reports for ``asset``: its move, held at the feed's bound."""
+    move = step.moves.get(asset, Decimal(0))
+    bound = step.clamp.get(asset)
+    if bound is not None:  # the feed reports its bound, not the market beyond it
+        move = max(move, bound) if bound < 0 else min(move, bound)
+    return move
+
+
 @dataclass
 class _Path:
-    """The scenario's running state: each symbol's starting mark and base asset, and the book's
-    depth factor in force (a thinned book stays thin until a step changes it)."""
+    """The scenario's running state: each symbol's starting mark and base asset, each collateral
+    asset's starting price (a multi-asset pool), and the book's depth factor in force (a thinned
+    book stays thin until a step changes it)."""
 
     start: dict[str, Decimal]
     base_of: dict[str, str]
+    start_prices: dict[str, Decimal] = field(default_factory=dict)
     depth: Decimal | None = None
 
     def moved(self, step: StressStep) -> list[str]:
@@ -193,14 +246,21 @@ class _Path:
         out = {}
         moved = self.moved(step)
         for symbol, mark0 in self.start.items():
-            base = self.base_of[symbol]
             current = engine.market(symbol).mark
             assert current is not None
-            move = step.moves.get(base, Decimal(0))
-            bound = step.clamp.get(base)
-            if bound is not None:  # the feed reports its bound, not the market beyond it
-                move = max(move, bound) if bound < 0 else min(move, bound)
+            move = _effective_move(step, self.base_of[symbol])
             out[symbol] = _to_tick(engine, symbol, mark0 * (1 + move)) if symbol in moved else current
+        return out
+
+    def prices(self, engine: Engine, step: StressStep) -> dict[str, Decimal]:
+        """The collateral prices the step sets: those it gives, and the starting price of each
+        collateral asset it moves (a frozen one keeps its price). Assets the venue does not price
+        describe the market and are left out."""
+        listed = engine.rulebook.data.assets
+        out = {a: p for a, p in step.prices.items() if a in listed and a != "USD"}
+        for asset, price0 in self.start_prices.items():
+            if asset in step.moves and asset not in out and asset not in step.frozen and asset in listed:
+                out[asset] = price0 * (1 + _effective_move(step, asset))
         return out
 
     def funding(self, engine: Engine, step: StressStep, marks: dict[str, Decimal]) -> list[_Payment]:
@@ -221,33 +281,58 @@ class _Path:
         return paid
 
     def apply(
-        self, engine: Engine, step: StressStep, number: int, marks: dict[str, Decimal], paid: dict[str, Decimal]
+        self,
+        engine: Engine,
+        step: StressStep,
+        number: int,
+        marks: dict[str, Decimal],
+        prices: dict[str, Decimal],
+        paid: dict[str, Decimal],
     ) -> list[dict[str, Any]]:
-        """The step through the engine: collateral prices, the book, every moved mark at one instant
-        (``marks_update``, as a venue publishes them), then funding, the account's receipts before
-        its payments, so that no moment between two settlements is worse than the step as a whole."""
+        """The step through the engine: the book, the collateral prices and every moved mark at
+        one instant (``marks_update``, as a venue publishes them), then funding, the account's
+        receipts before its payments, so that no moment between two settlements is worse than the
+        step as a whole."""
         time_ms = int(step.hours * HOUR_MS)
         events: list[dict[str, Any]] = []
-        listed = engine.rulebook.data.assets  # other assets' prices belong to the market, not the account
-        for asset, price in sorted(step.prices.items()):
-            if asset not in listed or asset == "USD":
-                continue
-            events += engine.execute(c.AssetPrice(f"s{number}-price-{asset}", asset, time_ms, price)).events
         if step.depth is not None:
             self.depth = step.depth
         if self.depth is not None:  # the book around the marks the step brings, before they come
             for symbol in sorted(self.start):
                 events += _thin_book(engine, symbol, self.base_of[symbol], marks[symbol], self.depth, number, time_ms)
         moved = self.moved(step)
-        if moved:
-            update = c.MarksUpdate(f"s{number}-marks", time_ms, tuple((s, marks[s]) for s in moved))
-            events += engine.execute(update).events
+        for part in _price_then_marks_order(engine, marks, prices, bool(moved)):
+            if part == "marks":
+                update = c.MarksUpdate(f"s{number}-marks", time_ms, tuple((s, marks[s]) for s in moved))
+                events += engine.execute(update).events
+                continue
+            for asset, price in sorted(prices.items()):
+                events += engine.execute(c.AssetPrice(f"s{number}-price-{asset}", asset, time_ms, price)).events
         funded = [s for s in sorted(self.start) if self.base_of[s] in step.funding]
         for symbol in sorted(funded, key=lambda s: -paid.get(s, Decimal(0))):
             rate = step.funding[self.base_of[symbol]]
             engine.execute(c.MarketUpdate(f"s{number}-rate-{symbol}", symbol, time_ms, funding_rate=rate))
             events += engine.execute(c.SettleFunding(f"s{number}-funding-{symbol}", symbol, time_ms)).events
         return events
+
+
+def _price_then_marks_order(
+    engine: Engine, marks: dict[str, Decimal], prices: dict[str, Decimal], any_marks: bool
+) -> list[str]:
+    """The order in which a step's collateral prices and marks reach the engine, which checks the
+    account after each command. A venue sees them at one instant, so the change that leaves the
+    account healthier on its own goes first: BTC collateral backing a BTC short falls with the
+    short's gain already counted, and rises before the short's loss. The moment between the two
+    is then never worse than the step as a whole (each change adds to the margin it moves)."""
+    if not prices:
+        return ["marks"] if any_marks else []
+    if not any_marks:
+        return ["prices"]
+    marks_first = health(engine, marks)
+    prices_first = health(engine, None, None, prices)
+    if marks_first is None or (prices_first is not None and prices_first > marks_first):
+        return ["prices", "marks"]
+    return ["marks", "prices"]
 
 
 def _to_tick(engine: Engine, symbol: str, price: Decimal) -> Decimal:
