@@ -46,6 +46,7 @@ LAYER_RANK = {
     "connect": 5,
     "risk": 6,
     "scenario": 6,
+    "sim": 6,
     "cli": 7,
 }
 SOURCE = ROOT / "src" / "crossmargin"
