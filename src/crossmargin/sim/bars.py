@@ -1,14 +1,15 @@
-"""The market data a backtest runs on: every symbol's bars on one common time grid.
+"""The bars a backtest runs on: every symbol on one common grid of bar open times.
 
-Why a module of its own: the loaders build these records and the loop, the strategies and the reports
-read them, so the shape lives below all of them. Prices stay float64 arrays (bulk history; the loop
-converts the values it hands to the engine with their shortest repr and snaps them to the rulebook's
-tick); funding rates are exact decimals because the engine charges them to the unit.
+Why a module of its own: the loaders (``crossmargin.sim.data``) build these records and the loop
+(``crossmargin.sim.loop``) reads them; neither should import the other. Prices are float64 arrays
+because the loop screens and charts them in bulk; a price that reaches the engine is converted
+exactly, from the float's shortest repr, and snapped to the instrument's tick. Funding rates stay
+exact from the start, since each one moves money.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from crossmargin.sim.types import FloatArray, TimeArray
@@ -16,12 +17,11 @@ from crossmargin.sim.types import FloatArray, TimeArray
 
 @dataclass(frozen=True)
 class SymbolBars:
-    """One symbol on the run's grid: bars whose open time lies in [start, end).
+    """One symbol on the run's grid, bars ``[start, end)``.
 
-    ``times_ms`` are bar open times (int64 ms UTC), strictly increasing and regular unless gaps were
-    skipped. ``open`` .. ``close`` are the traded (last) price, ``mark_*`` the venue's mark bars on the
-    same times. ``funding_ms`` are the funding events inside [start, end) at their exact (snapped)
-    timestamps, ``funding_rate`` the rate of each (a fraction; positive: longs pay shorts).
+    ``open .. close`` are the traded price (last), ``mark_open .. mark_close`` the venue's mark on
+    the same grid; ``funding_ms`` are the funding events inside the run at their exact funding
+    timestamps, with ``funding_rate`` (exact) beside them.
     """
 
     symbol: str
@@ -36,19 +36,15 @@ class SymbolBars:
     mark_low: FloatArray
     mark_close: FloatArray
     funding_ms: TimeArray
-    funding_rate: list[Decimal] = field(default_factory=list)
+    funding_rate: list[Decimal]
 
 
 @dataclass(frozen=True)
 class MarketData:
-    """Every symbol of a run on one grid (each has every bar, or the load was refused).
-
-    ``notes`` says, in one line each, what the loader handled rather than refused: funding times
-    snapped to the hour, gaps skipped, bars resampled, the traded price standing in for a missing mark
-    file. A report prints them so nothing is filled silently.
-    """
+    """Every symbol of a run on the common grid ``times_ms`` (every symbol has every bar, or the run
+    is refused); ``notes`` say what the loader handled (jitter snapped, gaps skipped, ...)."""
 
     timeframe_ms: int
     times_ms: TimeArray
     bars: dict[str, SymbolBars]
-    notes: list[str] = field(default_factory=list)
+    notes: list[str]
