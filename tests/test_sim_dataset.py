@@ -114,3 +114,18 @@ def test_shipped_hourly_files_equal_their_sources(hourly, symbol: str) -> None:
         assert np.array_equal(getattr(bars, f"mark_{column}"), marks[column].to_numpy())
     assert np.array_equal(bars.funding_ms, funding["timestamp"].cast(pa.int64()).to_numpy())
     assert bars.funding_rate == [Decimal(repr(r)) for r in funding["funding_rate"].to_pylist()]
+
+
+def test_four_hour_bars_aggregate_the_shipped_hours(hourly) -> None:
+    start, end = 1_619_827_200_000, 1_622_505_600_000  # May 2021
+    data = load_market_data("shipped", ["BTCUSDT"], "4h", start, end)
+    assert data.notes == ["BTCUSDT: 1h trade bars aggregated to 4h", "BTCUSDT: 1h mark bars aggregated to 4h"]
+    four, one = data.bars["BTCUSDT"], hourly.bars["BTCUSDT"]
+    first = int(np.searchsorted(hourly.times_ms, start))
+    assert four.times_ms.size == 31 * 6
+    for k in (0, 100, 185):
+        hours = slice(first + 4 * k, first + 4 * k + 4)
+        assert four.open[k] == one.open[hours][0] and four.close[k] == one.close[hours][-1]
+        assert four.high[k] == one.high[hours].max() and four.mark_low[k] == one.mark_low[hours].min()
+        assert four.volume[k] == pytest.approx(one.volume[hours].sum(), rel=1e-15)
+    assert four.funding_ms.tolist() == one.funding_ms[(one.funding_ms >= start) & (one.funding_ms < end)].tolist()

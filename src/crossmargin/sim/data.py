@@ -106,7 +106,11 @@ def _load_symbol(files: SymbolFiles, tf_ms: int, start_ms: int, end_ms: int, not
         notes.append(f"{files.symbol}: no mark file, so the traded price stands in for the mark")
         mark = Frame(files.trades, trades.times_ms, {k: trades.columns[k] for k in OHLC})
     else:
-        mark = to_grid(read_frame(files.mark, OHLC), tf_ms, start_ms, end_ms, "mark")
+        raw_mark = read_frame(files.mark, OHLC)
+        mark = to_grid(raw_mark, tf_ms, start_ms, end_ms, "mark")
+        mark_step = file_step_ms(raw_mark, tf_ms)
+        if mark_step != tf_ms:
+            notes.append(f"{files.symbol}: {timeframe_text(mark_step)} mark bars aggregated to {timeframe_text(tf_ms)}")
     funding_ms, funding_rate = _load_funding(files, start_ms, end_ms, notes)
     return _Loaded(files, trades, mark, funding_ms, funding_rate)
 

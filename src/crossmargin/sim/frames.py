@@ -82,7 +82,7 @@ def _time_column(table: pa.Table, path: Path) -> str:
     raise InputError(str(path), f"has no time column (one of {', '.join(TIME_COLUMNS)})")
 
 
-def _times_ms(column: pa.ChunkedArray, path: Path, name: str) -> TimeArray:
+def column_times_ms(column: pa.ChunkedArray, path: Path, name: str) -> TimeArray:
     """Milliseconds since the epoch, UTC, from a timestamp, ISO string or integer column."""
     kind = column.type
     if column.null_count:
@@ -130,7 +130,7 @@ def read_frame(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
     """
     table = read_table(path)
     time_name = _time_column(table, path)
-    times = _times_ms(table[time_name], path, time_name)
+    times = column_times_ms(table[time_name], path, time_name)
     steps = np.diff(times)
     if np.any(steps <= 0):
         bad = int(np.flatnonzero(steps <= 0)[0])
