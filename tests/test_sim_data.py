@@ -41,6 +41,8 @@ def _bars(times: list[int], base: float = 100.0, volume: bool = True) -> dict[st
 
 def _write(path: Path, times: list[int], columns: dict[str, list[float]], time_name: str = "timestamp") -> Path:
     stamps = pa.array(times, pa.timestamp("ms", tz="UTC"))
+    if path.suffix == ".feather":  # freqtrade's files come from pandas: nanosecond datetimes
+        stamps = stamps.cast(pa.timestamp("ns", tz="UTC"))
     table = pa.table({time_name: stamps, **{k: pa.array(v, pa.float64()) for k, v in columns.items()}})
     if path.suffix == ".feather":
         feather.write_feather(table, path)
