@@ -78,7 +78,7 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     trades = [
         Trade(int(times[1]), "BTCUSDT", "buy", Decimal("0.526"), Decimal("57012.3"), Decimal("11.99"), Decimal(0)),
         Trade(int(times[1]), "ETHUSDT", "sell", Decimal("3.448"), Decimal("2901.45"), Decimal("4.00"), Decimal(0)),
-        Trade(int(times[400]), "BTCUSDT", "sell", Decimal("0.2"), Decimal("55321.7"), Decimal("4.42"), Decimal(-338)),
+        Trade(int(times[bars * 5 // 9]), "BTCUSDT", "sell", Decimal("0.2"), Decimal("55321.7"), Decimal("4.42"), Decimal(-338)),
     ]
     funding = [
         FundingPayment(int(t), symbol, Decimal("0.0001"), Decimal("3000"), Decimal("-1.5") * (1 if k % 2 else -1))
@@ -89,14 +89,14 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     pnl[:1] = 0.0
     cross_equity = 10_000.0 + pnl
     cross_health = cross_equity / (0.004 * (0.526 * btc + 3.448 * eth))
-    cut = int(np.argmax(eth > eth[1] * 1.12)) or bars * 3 // 4
+    cut = 2 + int(np.argmax(eth[2 : bars // 2]))  # the isolated short dies at the first half's highest mark
     isolated_equity = cross_equity.copy()
     isolated_equity[cut:] = isolated_equity[cut] - 2_100.0 + sizes["BTCUSDT"] * (btc[cut:] - btc[cut])
     isolated_health = cross_health * 0.6
-    liquidation = Liquidation(int(times[cut]), "ETHUSDT", "buy", Decimal("3.448"), Decimal("3249.9"), "full",
+    liquidation = Liquidation(int(times[cut]), "ETHUSDT", "buy", Decimal("3.448"), Decimal(f"{eth[cut]:.2f}"), "full",
                               Decimal("-1200.52"), Decimal("19.4"))  # fmt: skip
     cross_liq = {"BTCUSDT": btc - (cross_equity / 0.526) * 0.9, "ETHUSDT": eth + (cross_equity / 3.448) * 0.9}
-    isolated_liq = {"BTCUSDT": btc * 0.62, "ETHUSDT": np.where(np.arange(bars) < cut, eth[1] * 1.12, np.nan)}
+    isolated_liq = {"BTCUSDT": btc * 0.62, "ETHUSDT": np.where(np.arange(bars) < cut, eth[cut], np.nan)}
     results = []
     for mode, equity, health, liq, liquidations in (
         ("cross", cross_equity, cross_health, cross_liq, []),

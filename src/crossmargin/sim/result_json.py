@@ -52,7 +52,7 @@ def canonical_number(value: Decimal) -> str:
 def ordered_fills(trades: Sequence[Trade], liquidations: Sequence[Liquidation]) -> list[Trade | Liquidation]:
     """Every fill of the account in time order. At one instant the strategy's fills come first: they fill at
     the bar's open, while the engine checks liquidation on the path after it."""
-    tagged = [(t.time_ms, 0, i, t) for i, t in enumerate(trades)]
+    tagged: list[tuple[int, int, int, Trade | Liquidation]] = [(t.time_ms, 0, i, t) for i, t in enumerate(trades)]
     tagged += [(q.time_ms, 1, i, q) for i, q in enumerate(liquidations)]
     tagged.sort(key=lambda item: item[:3])
     return [fill for *_key, fill in tagged]
