@@ -78,7 +78,15 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     trades = [
         Trade(int(times[1]), "BTCUSDT", "buy", Decimal("0.526"), Decimal("57012.3"), Decimal("11.99"), Decimal(0)),
         Trade(int(times[1]), "ETHUSDT", "sell", Decimal("3.448"), Decimal("2901.45"), Decimal("4.00"), Decimal(0)),
-        Trade(int(times[bars * 5 // 9]), "BTCUSDT", "sell", Decimal("0.2"), Decimal("55321.7"), Decimal("4.42"), Decimal(-338)),
+        Trade(
+            int(times[bars * 5 // 9]),
+            "BTCUSDT",
+            "sell",
+            Decimal("0.2"),
+            Decimal("55321.7"),
+            Decimal("4.42"),
+            Decimal(-338),
+        ),
     ]
     funding = [
         FundingPayment(int(t), symbol, Decimal("0.0001"), Decimal("3000"), Decimal("-1.5") * (1 if k % 2 else -1))
