@@ -70,8 +70,8 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     """A cross and an isolated run of a long BTC and short ETH book over ``bars`` hours."""
     rng = np.random.default_rng(seed)
     times = START_MS + HOUR_MS * np.arange(bars, dtype=np.int64)
-    btc = _walk(rng, 57_000.0, bars, 0.008, -0.0004)
-    eth = _walk(rng, 2_900.0, bars, 0.011, 0.0006)
+    btc = _walk(rng, 57_000.0, bars, 0.003, 0.0001)
+    eth = _walk(rng, 2_900.0, bars, 0.004, -0.0001)
     sizes = {"BTCUSDT": 0.526, "ETHUSDT": -3.448}
     opened = {"BTCUSDT": btc[1], "ETHUSDT": eth[1]}
     marks = {"BTCUSDT": btc, "ETHUSDT": eth}
@@ -96,11 +96,12 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     pnl = sum(sizes[s] * (marks[s] - opened[s]) for s in sizes)
     pnl[:1] = 0.0
     cross_equity = 10_000.0 + pnl
-    cross_health = cross_equity / (0.004 * (0.526 * btc + 3.448 * eth))
+    cross_health = cross_equity / (0.05 * (0.526 * btc + 3.448 * eth))
     cut = 2 + int(np.argmax(eth[2 : bars // 2]))  # the isolated short dies at the first half's highest mark
     isolated_equity = cross_equity.copy()
     isolated_equity[cut:] = isolated_equity[cut] - 2_100.0 + sizes["BTCUSDT"] * (btc[cut:] - btc[cut])
-    isolated_health = cross_health * 0.6
+    isolated_health = cross_health * 0.45
+    isolated_health[cut] = 0.97  # the short's own margin ran out at its liquidation
     liquidation = Liquidation(int(times[cut]), "ETHUSDT", "buy", Decimal("3.448"), Decimal(f"{eth[cut]:.2f}"), "full",
                               Decimal("-1200.52"), Decimal("19.4"))  # fmt: skip
     cross_liq = {"BTCUSDT": btc - (cross_equity / 0.526) * 0.9, "ETHUSDT": eth + (cross_equity / 3.448) * 0.9}
