@@ -71,40 +71,38 @@ def synthetic_pair(bars: int = 720, seed: int = 7) -> tuple[BacktestResult, Back
     rng = np.random.default_rng(seed)
     times = START_MS + HOUR_MS * np.arange(bars, dtype=np.int64)
     btc = _walk(rng, 57_000.0, bars, 0.003, 0.0001)
-    eth = _walk(rng, 2_900.0, bars, 0.004, -0.0001)
+    hours = np.arange(bars)
+    rally = 1 + 0.16 * np.exp(-(((hours - 0.4 * bars) / (0.04 * bars + 1)) ** 2))  # ETH's squeeze
+    eth = _walk(rng, 2_900.0, bars, 0.004, -0.0001) * rally
     sizes = {"BTCUSDT": 0.526, "ETHUSDT": -3.448}
     opened = {"BTCUSDT": btc[1], "ETHUSDT": eth[1]}
     marks = {"BTCUSDT": btc, "ETHUSDT": eth}
+    later = bars * 5 // 9
     trades = [
-        Trade(int(times[1]), "BTCUSDT", "buy", Decimal("0.526"), Decimal("57012.3"), Decimal("11.99"), Decimal(0)),
-        Trade(int(times[1]), "ETHUSDT", "sell", Decimal("3.448"), Decimal("2901.45"), Decimal("4.00"), Decimal(0)),
-        Trade(
-            int(times[bars * 5 // 9]),
-            "BTCUSDT",
-            "sell",
-            Decimal("0.2"),
-            Decimal("55321.7"),
-            Decimal("4.42"),
-            Decimal(-338),
-        ),
-    ]
+        Trade(int(times[1]), "BTCUSDT", "buy", Decimal("0.526"), Decimal(f"{btc[1]:.1f}"), Decimal("11.99")),
+        Trade(int(times[1]), "ETHUSDT", "sell", Decimal("3.448"), Decimal(f"{eth[1]:.2f}"), Decimal("4.00")),
+        Trade(int(times[later]), "BTCUSDT", "sell", Decimal("0.2"), Decimal(f"{btc[later]:.1f}"), Decimal("4.42"),
+              Decimal(f"{0.2 * (btc[later] - btc[1]):.2f}")),
+    ]  # fmt: skip
+    rates = np.round(rng.normal(0.0001, 0.00008, bars // 8 + 1), 6)
     funding = [
-        FundingPayment(int(t), symbol, Decimal("0.0001"), Decimal("3000"), Decimal("-1.5") * (1 if k % 2 else -1))
-        for k, t in enumerate(times[8::8])
-        for symbol in ("BTCUSDT",)
-    ]
+        FundingPayment(int(times[k]), symbol, Decimal(repr(float(rate))), Decimal(f"{mark[k]:.2f}"),
+                       Decimal(f"{-size * mark[k] * rate:.8f}"))
+        for rate, k in zip(rates, range(8, bars, 8), strict=False)
+        for symbol, size, mark in (("BTCUSDT", 0.526, btc), ("ETHUSDT", -3.448, eth))
+    ]  # fmt: skip
     pnl = sum(sizes[s] * (marks[s] - opened[s]) for s in sizes)
     pnl[:1] = 0.0
     cross_equity = 10_000.0 + pnl
     cross_health = cross_equity / (0.05 * (0.526 * btc + 3.448 * eth))
     cut = 2 + int(np.argmax(eth[2 : bars // 2]))  # the isolated short dies at the first half's highest mark
-    isolated_equity = cross_equity.copy()
-    isolated_equity[cut:] = isolated_equity[cut] - 2_100.0 + sizes["BTCUSDT"] * (btc[cut:] - btc[cut])
-    isolated_health = cross_health * 0.45
-    isolated_health[cut] = 0.97  # the short's own margin ran out at its liquidation
+    isolated_equity = cross_equity.copy()  # after the liquidation only the BTC long moves it
+    isolated_equity[cut:] = cross_equity[cut] - 1_219.92 + sizes["BTCUSDT"] * (btc[cut:] - btc[cut])
+    isolated_health = cross_health * 0.6
+    isolated_health[:cut] = 0.97 + 12 * (eth[cut] - eth[:cut]) / eth[cut]  # the short's own margin thins
     liquidation = Liquidation(int(times[cut]), "ETHUSDT", "buy", Decimal("3.448"), Decimal(f"{eth[cut]:.2f}"), "full",
                               Decimal("-1200.52"), Decimal("19.4"))  # fmt: skip
-    cross_liq = {"BTCUSDT": btc - (cross_equity / 0.526) * 0.9, "ETHUSDT": eth + (cross_equity / 3.448) * 0.9}
+    cross_liq = {"BTCUSDT": btc - (cross_equity / 0.526) * 0.9, "ETHUSDT": eth + (cross_equity / 3.448) * 0.3}
     isolated_liq = {"BTCUSDT": btc * 0.62, "ETHUSDT": np.where(np.arange(bars) < cut, eth[cut], np.nan)}
     results = []
     for mode, equity, health, liq, liquidations in (

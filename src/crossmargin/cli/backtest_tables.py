@@ -49,7 +49,7 @@ def _ratio(value: Decimal | None) -> str:
     return "--" if value is None else f"{value:,.2f}"
 
 
-def _figure_rows(result: BacktestResult, figures: Statistics) -> list[tuple[str, str]]:
+def figure_rows(result: BacktestResult, figures: Statistics) -> list[tuple[str, str]]:
     """(figure with its unit, value) for one run, in the order the summary and the comparison show them."""
     asset = result.settlement_asset
     net_funding = figures.funding_received - figures.funding_paid
@@ -77,7 +77,7 @@ def _figure_rows(result: BacktestResult, figures: Statistics) -> list[tuple[str,
 def _figures_table(
     title: str, modes: Sequence[tuple[str, BacktestResult]], width: int, notes: list[Text]
 ) -> list[Table]:
-    figures = {mode: _figure_rows(result, statistics(result)) for mode, result in modes}
+    figures = {mode: figure_rows(result, statistics(result)) for mode, result in modes}
     first = next(iter(figures.values()))
     columns = [Column("figure", "left", key=True), *(Column(mode, together="modes") for mode, _ in modes)]
     rows: list[list[Cell]] = [[name, *(figures[m][i][1] for m, _ in modes)] for i, (name, _) in enumerate(first)]
