@@ -23,7 +23,7 @@ from crossmargin.sim.result_json import iso_time
 from crossmargin.sim.stats import Statistics, bars_per_year, statistics
 from crossmargin.sim.types import BacktestResult
 
-UNDEFINED_NOTE = "--: undefined for this run (returns without variance or no fall, no drawdown)"
+UNDEFINED_NOTE = "--: undefined for this run (Sharpe needs returns that vary, Sortino a fall, Calmar a drawdown)"
 
 
 def run_heading(result: BacktestResult) -> str:
