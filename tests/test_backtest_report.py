@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from crossmargin.cli.backtest_png import write_png
 from crossmargin.cli.backtest_report import write_html
-from tests.sim_results import synthetic_pair
+from tests.sim_results import make_result, synthetic_pair
 from tests.test_report_html import CHROMIUM, DRIVER, SCREENSHOTS, browser, layout, open_page, page_text
 
 __all__ = ["browser"]  # the shared headless Chromium fixture
@@ -84,3 +85,13 @@ def test_the_png_draws_every_panel(tmp_path: Path):
     assert len(data) > 100_000  # lines drawn, not an empty frame
     write_png([cross], tmp_path / "one.png")
     assert (tmp_path / "one.png").stat().st_size > 50_000
+
+
+def test_a_run_that_never_traded_still_gives_every_report(tmp_path: Path):
+    """One bar, no position (no health), a mark of NaN: pages and images, no error."""
+    idle = make_result([10_000.0], initial="10000", final="10000")
+    idle.marks = {"BTCUSDT": np.array([np.nan])}
+    write_html([idle], tmp_path / "idle.html")
+    write_png([idle], tmp_path / "idle.png")
+    assert "None in any mode." in (tmp_path / "idle.html").read_text(encoding="utf-8")
+    assert (tmp_path / "idle.png").stat().st_size > 10_000

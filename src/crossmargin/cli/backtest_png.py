@@ -66,7 +66,8 @@ def _equity_panels(results: Sequence[BacktestResult], equity: Any, drawdown: Any
     for result in results:
         lines, colour = series.curves(result), series.mode_colour(result.mode)
         equity.plot(lines.times, lines.equity, color=colour, linewidth=1.4, label=f"equity, {result.mode}")
-        drawdown.fill_between(lines.times, lines.drawdown_percent, 0, color=colour, alpha=0.2)
+        if len(results) == 1:  # two fills would blend into a third colour
+            drawdown.fill_between(lines.times, lines.drawdown_percent, 0, color=colour, alpha=0.25)
         drawdown.plot(lines.times, lines.drawdown_percent, color=colour, linewidth=1, label=result.mode)
         if result.liquidations:
             times = [q.time_ms for q in result.liquidations]
@@ -93,7 +94,7 @@ def _health_panel(results: Sequence[BacktestResult], axis: Any) -> None:
 
     axis.set_yscale("log")
     axis.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0)))
-    axis.yaxis.set_major_formatter(mticker.ScalarFormatter())  # 1.5, 2, 3 rather than 2 x 10^0
+    axis.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))  # 1.5, 2, 3 rather than 2 x 10^0
     axis.yaxis.set_minor_formatter(mticker.NullFormatter())
     axis.set_ylabel("health (log)")
     axis.set_title("Health: margin balance / maintenance margin", fontsize=10)
@@ -117,7 +118,8 @@ def _price_panel(results: Sequence[BacktestResult], axis: Any, symbol: str) -> N
     keep = series.keep_indices(first.marks[symbol])
     mark = first.marks[symbol][keep]
     axis.plot(series.dates(first.times_ms)[keep], mark, color=series.MARK_COLOUR, linewidth=1.2, label="mark")
-    low, high = float(np.nanmin(mark)), float(np.nanmax(mark))
+    finite = mark[np.isfinite(mark)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, np.inf)
     for result in results:
         line = result.liquidation_prices.get(symbol)
         if line is not None:

@@ -115,7 +115,8 @@ def health_section(results: Sequence[BacktestResult]) -> tuple[str, Any, str, st
     drawn = [1.0]
     for result in results:
         lines = series.curves(result)
-        drawn += [float(v) for v in (np.nanmin(lines.health), np.nanmax(lines.health)) if np.isfinite(v)]
+        finite = lines.health[np.isfinite(lines.health)]
+        drawn += [float(finite.min()), float(finite.max())] if finite.size else []
         figure.add_trace(go.Scatter(x=lines.times, y=lines.health, mode="lines", name=f"health, {result.mode}",
                                     line={"color": series.mode_colour(result.mode), "width": 2}))  # fmt: skip
     span = series.dates([results[0].start_ms, results[0].end_ms])
@@ -139,7 +140,10 @@ def health_section(results: Sequence[BacktestResult]) -> tuple[str, Any, str, st
 
 def _price_range(mark: np.ndarray, others: list[np.ndarray]) -> list[float]:
     """The mark's range widened to the liquidation prices within half that range's bounds again."""
-    low, high = float(np.nanmin(mark)), float(np.nanmax(mark))
+    finite = mark[np.isfinite(mark)]
+    if not finite.size:
+        return [0.0, 1.0]
+    low, high = float(finite.min()), float(finite.max())
     values = [low, high]
     for other in others:
         near = other[np.isfinite(other) & (other > low * (1 - PRICE_MARGIN)) & (other < high * (1 + PRICE_MARGIN))]

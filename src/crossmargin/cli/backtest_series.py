@@ -79,9 +79,10 @@ def curves(result: BacktestResult) -> Curves:
 
 
 def funding_curve(result: BacktestResult) -> tuple[npt.NDArray[np.datetime64], FloatArray]:
-    """Cumulative funding (received positive) at the start and after each payment, settlement asset."""
-    times = [result.start_ms, *(payment.time_ms for payment in result.funding)]
-    amounts = [0.0, *(float(payment.amount) for payment in result.funding)]
+    """Cumulative funding (received positive) at the start, after each payment and at the end, in the
+    settlement asset."""
+    times = [result.start_ms, *(payment.time_ms for payment in result.funding), result.end_ms]
+    amounts = [0.0, *(float(payment.amount) for payment in result.funding), 0.0]
     return dates(times), np.cumsum(np.asarray(amounts, dtype=np.float64))
 
 
