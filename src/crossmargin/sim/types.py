@@ -139,3 +139,5 @@ class BacktestResult:
     fills: int  # every fill of the account: the strategy's own and the liquidations'
     fills_sha256: str
     notes: list[str] = field(default_factory=list)  # gaps skipped, orders dropped, policies acting
+    strategy: str = ""  # the strategy's name as the config gives it, for the reports' headers
+    health_levels: tuple[Decimal, ...] = (Decimal("1.5"),)  # the config's levels for time_below_health
